@@ -83,7 +83,7 @@ rd_u32(struct rd *r, uint32_t *v)
 static inline bool
 rd_u64(struct rd *r, uint64_t *v)
 {
-	uint32_t hi, lo;
+	uint32_t hi = 0, lo = 0;
 
 	if (rd_left(r) < 8)
 		return false;
