@@ -36,17 +36,17 @@ struct binding_table {
 	int			 nsubs;
 };
 
-static const char *const encap_names[ENCAP_MAX] = {
-	[ENCAP_IPIP] = "ipip",
-	[ENCAP_GRE] = "gre",
-	[ENCAP_MINIMAL] = "minimal",
-	[ENCAP_UDP] = "udp",
+static const char *const encap_names[BIND_ENCAP_MAX] = {
+	[BIND_ENCAP_IPIP] = "ipip",
+	[BIND_ENCAP_GRE] = "gre",
+	[BIND_ENCAP_MINIMAL] = "minimal",
+	[BIND_ENCAP_UDP] = "udp",
 };
 
 const char *
 binding_encap_name(enum binding_encap e)
 {
-	return (unsigned)e < ENCAP_MAX ? encap_names[e] : "?";
+	return (unsigned)e < BIND_ENCAP_MAX ? encap_names[e] : "?";
 }
 
 static inline size_t
@@ -261,7 +261,7 @@ binding_apply(struct binding_table *t, struct binding *b,
 	b->flags = p->flags;
 	b->state = BINDING_ACTIVE;
 	/* ev_timer_again re-arms in place: cheap for frequent renewals. */
-	b->timer.repeat = p->lifetime;
+	b->timer.repeat = p->timeout != 0 ? p->timeout : p->lifetime;
 	ev_timer_again(t->loop, &b->timer);
 }
 
@@ -393,6 +393,33 @@ binding_remove_if(struct binding_table *t,
 	return n;
 }
 
+struct rebind_ctx {
+	struct mobile_node *(*map)(void *, const struct binding *);
+	void		*arg;
+};
+
+static bool
+rebind_match(void *arg, const struct binding *cb)
+{
+	struct rebind_ctx *c = arg;
+	struct binding *b = (struct binding *)cb;	/* we own it */
+	struct mobile_node *mn = c->map(c->arg, b);
+
+	if (mn == NULL)
+		return true;
+	b->mn = mn;
+	return false;
+}
+
+unsigned
+binding_rebind(struct binding_table *t,
+    struct mobile_node *(*map)(void *arg, const struct binding *), void *arg)
+{
+	struct rebind_ctx c = { map, arg };
+
+	return binding_remove_if(t, rebind_match, &c, BINDING_CLEARED);
+}
+
 unsigned
 binding_remaining(const struct binding_table *t, const struct binding *b)
 {
@@ -426,6 +453,29 @@ binding_foreach(const struct binding_table *t,
 		}
 	}
 	return 0;
+}
+
+void
+binding_iter_init(const struct binding_table *t, struct binding_iter *it)
+{
+	(void)t;
+	it->slot = 0;
+	it->next = NULL;
+}
+
+const struct binding *
+binding_iter_next(const struct binding_table *t, struct binding_iter *it)
+{
+	const struct binding *b;
+
+	while (it->next == NULL) {
+		if (it->slot >= t->nslots)
+			return NULL;
+		it->next = t->slots[it->slot++];
+	}
+	b = it->next;
+	it->next = b->next;
+	return b;
 }
 
 void

@@ -25,11 +25,11 @@ struct mobile_node;
 
 /* How datagrams reach the care-of address (RFC 5944 §4.1, RFC 3519). */
 enum binding_encap {
-	ENCAP_IPIP,		/* RFC 2003, the default */
-	ENCAP_GRE,		/* RFC 2784 (G flag) */
-	ENCAP_MINIMAL,		/* RFC 2004 (M flag) */
-	ENCAP_UDP,		/* RFC 3519 UDP tunnelling */
-	ENCAP_MAX
+	BIND_ENCAP_IPIP,		/* RFC 2003, the default */
+	BIND_ENCAP_GRE,		/* RFC 2784 (G flag) */
+	BIND_ENCAP_MINIMAL,		/* RFC 2004 (M flag) */
+	BIND_ENCAP_UDP,		/* RFC 3519 UDP tunnelling */
+	BIND_ENCAP_MAX
 };
 
 const char *binding_encap_name(enum binding_encap);
@@ -83,7 +83,8 @@ struct binding_params {
 	struct in_addr		 src;
 	uint32_t		 gre_key;
 	uint16_t		 sport;
-	uint16_t		 lifetime;	/* seconds; 0xffff is not allowed here */
+	uint16_t		 lifetime;	/* granted seconds; 0xffff is not allowed here */
+	uint32_t		 timeout;	/* timer seconds when not lifetime (restore) */
 	uint8_t			 encap;
 	uint8_t			 flags;
 };
@@ -124,6 +125,13 @@ unsigned binding_remove_if(struct binding_table *,
     bool (*match)(void *arg, const struct binding *), void *arg,
     enum binding_state why);
 
+/*
+ * After a reload: give every binding its node in the new configuration
+ * (map returns it), or remove the binding when map returns NULL.
+ */
+unsigned binding_rebind(struct binding_table *,
+    struct mobile_node *(*map)(void *arg, const struct binding *), void *arg);
+
 /* Seconds left on a binding's timer, rounded down. */
 unsigned binding_remaining(const struct binding_table *, const struct binding *);
 size_t	binding_count(const struct binding_table *);	/* care-of entries */
@@ -131,5 +139,15 @@ size_t	binding_nodes(const struct binding_table *);	/* distinct nodes */
 /* Visit every binding; stops early when fn returns nonzero (returned). */
 int	binding_foreach(const struct binding_table *,
     int (*fn)(void *arg, const struct binding *), void *arg);
+
+/* A cursor over every binding (for compaction): init, then next until NULL. */
+struct binding_iter {
+	size_t			 slot;
+	const struct binding	*next;
+};
+
+void	binding_iter_init(const struct binding_table *, struct binding_iter *);
+const struct binding *binding_iter_next(const struct binding_table *,
+    struct binding_iter *);
 
 #endif /* MIPHA_BINDING_H */

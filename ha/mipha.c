@@ -1,2 +1,622 @@
-/* placeholder replaced by the daemon */
-int main(void) { return 0; }
+/*
+ * mipha.c - the home agent daemon: start-up, the event loop, reload,
+ * shutdown.
+ *
+ * The loop only dispatches: registration (registration.c), bindings
+ * (binding.c), durability (persist.c, journal.c), tenants (tenant.c) and
+ * the control socket (control.c, status.c) each own their concern. Start-up
+ * opens every privileged resource, then drops to the configured user
+ * keeping only the capabilities the daemon needs; modules are torn down in
+ * reverse order at shutdown.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sys/capability.h>
+
+#include "conf.h"
+#include "control.h"
+#include "journal.h"
+#include "log.h"
+#include "mipha.h"
+#include "netsetup.h"
+#include "persist.h"
+#include "tunnel.h"
+
+#define EXIT_CONFIG	1
+#define EXIT_USAGE	2
+#define EXIT_RUNTIME	3
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR	"/run"
+#endif
+
+struct options {
+	const char	*conf_path;
+	const char	*pidfile;
+	bool		 foreground;
+	bool		 check_only;
+	int		 verbosity;
+};
+
+static struct mipha	 daemon_state;
+static struct persist	 persist_state;
+static struct netsetup	 netsetup_state;
+
+static bool		 netsetup_done;
+
+/* A start-up failure after tenants' devices and routes exist: undo them. */
+static int
+startup_failed(void)
+{
+	if (netsetup_done)
+		netsetup_shutdown(&netsetup_state);
+	return EXIT_RUNTIME;
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: mipha [-d] [-n] [-f FILE] [-p PIDFILE] [-v]...\n");
+	exit(EXIT_USAGE);
+}
+
+static void
+parse_options(int argc, char *argv[], struct options *o)
+{
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->conf_path = SYSCONFDIR "/mipha/mipha.conf";
+	o->pidfile = RUNSTATEDIR "/mipha.pid";
+	while ((ch = getopt(argc, argv, "dnf:p:vh")) != -1) {
+		switch (ch) {
+		case 'd':
+			o->foreground = true;
+			break;
+		case 'n':
+			o->check_only = true;
+			break;
+		case 'f':
+			o->conf_path = optarg;
+			break;
+		case 'p':
+			o->pidfile = optarg;
+			break;
+		case 'v':
+			o->verbosity++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+}
+
+/* Keys live in these files: say so when others can read them. */
+static void
+warn_readable(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+		log_warn("%s is readable by every user but holds keys; "
+		    "chmod o-r it", path);
+}
+
+static void
+warn_config_permissions(const struct mipha_conf *conf)
+{
+	warn_readable(conf->ha.file);
+	for (size_t i = 0; i < conf->ntenants; i++)
+		warn_readable(conf->tenants[i]->file);
+}
+
+static size_t
+expected_nodes(const struct mipha_conf *conf)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < conf->ntenants; i++)
+		n += conf->tenants[i]->n_mobile_nodes;
+	return n;
+}
+
+static void
+reg_settings_from(const struct mipha_conf *conf, struct reg_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->ha_addr = conf->ha.address;
+	s->port = conf->ha.port;
+	s->max_lifetime = conf->ha.max_lifetime > 0xfffe ? 0xfffe :
+	    (uint16_t)conf->ha.max_lifetime;
+	s->replay_window = conf->ha.replay_window;
+}
+
+/* ---- reload ---- */
+
+static struct tenant_conf *
+take_old_tenant(struct mipha_conf *old, const char *file)
+{
+	for (size_t i = 0; i < old->ntenants; i++) {
+		struct tenant_conf *tc = old->tenants[i];
+
+		if (tc != NULL && strcmp(tc->file, file) == 0) {
+			old->tenants[i] = NULL;
+			return tc;
+		}
+	}
+	return NULL;
+}
+
+static struct mobile_node *
+rebind_map(void *arg, const struct binding *b)
+{
+	struct tenant_set *ts = arg;
+
+	if (b->mn == NULL)
+		return NULL;
+	return tenant_set_find_node(ts, b->mn);
+}
+
+static void
+append_msg(char *msg, size_t msglen, const char *s)
+{
+	size_t used = strlen(msg);
+
+	if (used + 1 < msglen)
+		snprintf(msg + used, msglen - used, "%s%s", used > 0 ? "\n" : "", s);
+}
+
+/*
+ * Parse the configuration anew. A broken main file keeps everything as it
+ * is; a broken tenant file keeps that tenant's previous configuration (and
+ * bindings); the rest is reloaded. Bindings of unchanged nodes stay; those
+ * of removed nodes and tenants go.
+ */
+int
+mipha_reload(struct mipha *d, char *msg, size_t msglen)
+{
+	struct mipha_conf *nc = NULL, *old = d->conf;
+	struct conf_errors errs;
+	struct tenant_set *ts;
+	struct reg_settings rs;
+	char **files = NULL, line[512], err[256];
+	size_t nfiles = 0, kept = 0;
+	unsigned removed;
+
+	msg[0] = '\0';
+	conf_errors_init(&errs);
+	d->reloads++;
+	if (conf_load_main(d->conf_path, &nc, &errs) == -1 ||
+	    conf_tenant_files(&nc->ha, &files, &nfiles, &errs) == -1) {
+		for (size_t i = 0; i < errs.n; i++) {
+			conf_error_fmt(&errs.v[i], line, sizeof(line));
+			log_err("reload: %s", line);
+			append_msg(msg, msglen, line);
+		}
+		append_msg(msg, msglen, "reload failed: the running configuration "
+		    "is unchanged");
+		log_err("reload failed: the running configuration is unchanged");
+		conf_free(nc);
+		conf_errors_free(&errs);
+		d->reload_failures++;
+		return -1;
+	}
+	for (size_t i = 0; i < nfiles; i++) {
+		struct tenant_conf *tc = NULL;
+		struct conf_errors terrs;
+
+		conf_errors_init(&terrs);
+		if (tenant_conf_load(files[i], &tc, &terrs) == -1) {
+			for (size_t k = 0; k < terrs.n; k++) {
+				conf_error_fmt(&terrs.v[k], line, sizeof(line));
+				log_err("reload: %s", line);
+				append_msg(msg, msglen, line);
+			}
+			/* Keep this tenant as it was, if it was running. */
+			if ((tc = take_old_tenant(old, files[i])) != NULL) {
+				snprintf(line, sizeof(line), "%s: tenant %s keeps "
+				    "its previous configuration", files[i], tc->name);
+				log_err("reload: %s", line);
+				append_msg(msg, msglen, line);
+				kept++;
+			}
+		}
+		conf_errors_free(&terrs);
+		if (tc != NULL && conf_add_tenant(nc, tc) == -1) {
+			tenant_conf_free(tc);
+			append_msg(msg, msglen, "out of memory");
+			goto fail;
+		}
+	}
+	if (conf_check_tenants(&nc->ha, nc->tenants, nc->ntenants, &errs) == -1) {
+		for (size_t i = 0; i < errs.n; i++) {
+			conf_error_fmt(&errs.v[i], line, sizeof(line));
+			log_err("reload: %s", line);
+			append_msg(msg, msglen, line);
+		}
+		goto fail;
+	}
+	if (nc->ha.address.s_addr != old->ha.address.s_addr ||
+	    nc->ha.port != old->ha.port)
+		log_warn("reload: ha.address/ha.port changes take effect at the "
+		    "next start");
+	if ((ts = tenant_set_build(nc, d->tenants, err, sizeof(err))) == NULL) {
+		append_msg(msg, msglen, err);
+		goto fail;
+	}
+	if (binding_table_reserve(d->bindings, expected_nodes(nc)) == -1) {
+		tenant_set_free(ts);
+		append_msg(msg, msglen, "out of memory");
+		goto fail;
+	}
+	/* Point bindings at their nodes in the new set; drop the orphans. */
+	removed = binding_rebind(d->bindings, rebind_map, ts);
+	reg_set_tenants(&d->reg, ts);
+	persist_set_tenants(&persist_state, ts);
+	tunnel_set_tenants(d->tunnel, ts);
+	reg_settings_from(nc, &rs);
+	reg_set_settings(&d->reg, &rs);
+	tenant_set_free(d->tenants);
+	d->tenants = ts;
+	d->conf = nc;
+	conf_free(old);
+	conf_tenant_files_free(files, nfiles);
+	conf_errors_free(&errs);
+	/* Devices, routes and rules of added, changed and removed tenants. */
+	if (netsetup_sync(&netsetup_state, ts, err, sizeof(err)) == -1) {
+		log_err("reload: %s", err);
+		append_msg(msg, msglen, err);
+		kept++;
+	}
+	if (persist_commit(&persist_state) == -1) {
+		log_err("journal commit failed after reload: %s", strerror(errno));
+		exit(EXIT_RUNTIME);
+	}
+	snprintf(line, sizeof(line), "reloaded: %zu tenant(s), %u binding(s) "
+	    "removed with their nodes or tenants", ts->n, removed);
+	log_notice("%s", line);
+	append_msg(msg, msglen, line);
+	if (kept > 0) {
+		/* Reloaded, but some tenant file was bad: report an error. */
+		d->reload_failures++;
+		return -1;
+	}
+	return 0;
+fail:
+	conf_free(nc);
+	conf_tenant_files_free(files, nfiles);
+	conf_errors_free(&errs);
+	append_msg(msg, msglen, "reload failed: the running configuration is "
+	    "unchanged");
+	log_err("reload failed: the running configuration is unchanged");
+	d->reload_failures++;
+	return -1;
+}
+
+/* ---- signals ---- */
+
+static void
+sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	char msg[4096];
+
+	(void)loop;
+	(void)revents;
+	(void)mipha_reload(w->data, msg, sizeof(msg));
+}
+
+static void
+sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	log_notice("shutting down on signal %d", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* ---- process ---- */
+
+static int
+write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+static int
+daemonize(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() == -1)
+		return -1;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") == -1)
+		return -1;
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		return -1;
+	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1 ||
+	    dup2(fd, STDERR_FILENO) == -1)
+		return -1;
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return 0;
+}
+
+/*
+ * Run as `user` from here on, keeping CAP_NET_ADMIN (routes, rules, TUN
+ * devices at reload), CAP_NET_RAW (tunnel sockets) and
+ * CAP_NET_BIND_SERVICE; nothing else (BIRD keeps the same three).
+ */
+static int
+drop_privileges(const char *user, const char *state_dir, const char *sock,
+    char *err, size_t errlen)
+{
+	static const cap_value_t keep[] = {
+		CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE
+	};
+	struct passwd *pw;
+	cap_t caps;
+
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(err, errlen, "unknown user %s", user);
+		return -1;
+	}
+	/* The journal is compacted by rename in state_dir: it must be ours. */
+	if (chown(state_dir, pw->pw_uid, pw->pw_gid) == -1) {
+		snprintf(err, errlen, "chown %s: %s", state_dir, strerror(errno));
+		return -1;
+	}
+	if (sock != NULL) {
+		char dir[PATH_MAX];
+		char *slash;
+
+		/* So that the socket can be removed again at shutdown. */
+		snprintf(dir, sizeof(dir), "%s", sock);
+		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+			*slash = '\0';
+			if (chown(dir, pw->pw_uid, pw->pw_gid) == -1) {
+				snprintf(err, errlen, "chown %s: %s", dir,
+				    strerror(errno));
+				return -1;
+			}
+		}
+		if (chown(sock, pw->pw_uid, pw->pw_gid) == -1) {
+			snprintf(err, errlen, "chown %s: %s", sock, strerror(errno));
+			return -1;
+		}
+	}
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1 ||
+	    setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		snprintf(err, errlen, "cannot become %s: %s", user, strerror(errno));
+		return -1;
+	}
+	if ((caps = cap_init()) == NULL)
+		goto fail;
+	if (cap_set_flag(caps, CAP_PERMITTED, 3, keep, CAP_SET) == -1 ||
+	    cap_set_flag(caps, CAP_EFFECTIVE, 3, keep, CAP_SET) == -1 ||
+	    cap_set_proc(caps) == -1) {
+		cap_free(caps);
+		goto fail;
+	}
+	cap_free(caps);
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == -1)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot set capabilities: %s", strerror(errno));
+	return -1;
+}
+
+static int
+check_config(const char *path, struct mipha_conf **out)
+{
+	struct conf_errors errs;
+	int rc;
+
+	conf_errors_init(&errs);
+	rc = conf_load(path, out, &errs);
+	if (rc == -1)
+		conf_errors_print(&errs, stderr);
+	conf_errors_free(&errs);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct mipha *d = &daemon_state;
+	struct options o;
+	struct reg_settings rs;
+	struct timespec now;
+	ev_signal sighup, sigterm, sigint;
+	char err[512];
+	bool pidfile_written = false;
+
+	parse_options(argc, argv, &o);
+	memset(d, 0, sizeof(*d));
+	d->conf_path = o.conf_path;
+	if (check_config(o.conf_path, &d->conf) == -1)
+		return EXIT_CONFIG;
+	if (o.check_only) {
+		conf_free(d->conf);
+		return 0;
+	}
+
+	log_init("mipha", o.foreground, o.verbosity);
+	warn_config_permissions(d->conf);
+	if (!o.foreground && daemonize() == -1) {
+		log_err("cannot daemonize: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	/* Replies must not kill us when a peer vanishes mid-write. */
+	signal(SIGPIPE, SIG_IGN);
+
+	d->loop = ev_default_loop(EVFLAG_AUTO);
+	d->bindings = binding_table_new(d->loop, expected_nodes(d->conf));
+	if (d->bindings == NULL) {
+		log_err("out of memory for the binding table");
+		return EXIT_RUNTIME;
+	}
+	if ((d->tenants = tenant_set_build(d->conf, NULL, err, sizeof(err))) ==
+	    NULL) {
+		log_err("%s", err);
+		return EXIT_RUNTIME;
+	}
+	binding_subscribe(d->bindings, tenant_binding_event, d->bindings);
+
+	if (mkdir(d->conf->ha.state_dir, 0700) == -1 && errno != EEXIST) {
+		log_err("cannot create %s: %s", d->conf->ha.state_dir,
+		    strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if ((d->journal = journal_open(d->conf->ha.state_dir, err,
+	    sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return EXIT_RUNTIME;
+	}
+	if (persist_init(&persist_state, d->journal, d->bindings) == -1) {
+		log_err("cannot subscribe the journal to the binding table");
+		return EXIT_RUNTIME;
+	}
+	persist_set_tenants(&persist_state, d->tenants);
+	if (clock_gettime(CLOCK_REALTIME, &now) == -1) {
+		log_err("clock_gettime: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	d->started = now.tv_sec;
+	if (persist_restore(&persist_state, now.tv_sec, err, sizeof(err)) == -1) {
+		log_err("cannot restore bindings: %s", err);
+		return EXIT_RUNTIME;
+	}
+	log_notice("restored %zu binding(s) from %s (%zu expired, %zu of "
+	    "nodes no longer configured)", persist_state.restored,
+	    d->conf->ha.state_dir, persist_state.skipped_expired,
+	    persist_state.skipped_unknown);
+
+	reg_settings_from(d->conf, &rs);
+	reg_init(&d->reg, d->loop, d->bindings, &rs);
+	reg_set_tenants(&d->reg, d->tenants);
+	reg_set_commit(&d->reg, persist_commit, &persist_state);
+	if (reg_open(&d->reg, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return EXIT_RUNTIME;
+	}
+	/* The data plane: raw tunnel sockets, then each tenant's device. */
+	if ((d->tunnel = tunnel_new(d->loop, d->bindings, d->conf->ha.address,
+	    1500, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return EXIT_RUNTIME;
+	}
+	tunnel_set_tenants(d->tunnel, d->tenants);
+	if (netsetup_init(&netsetup_state, d->tunnel, d->bindings, err,
+	    sizeof(err)) == -1 ||
+	    netsetup_sync(&netsetup_state, d->tenants, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		netsetup_shutdown(&netsetup_state);
+		return EXIT_RUNTIME;
+	}
+	netsetup_done = true;
+	if ((d->control = control_open(d->loop, d->conf->ha.control_socket,
+	    err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return startup_failed();
+	}
+	status_register(d);
+
+	if (o.pidfile != NULL && o.pidfile[0] != '\0') {
+		if (write_pidfile(o.pidfile) == -1) {
+			log_err("cannot write pid file %s: %s", o.pidfile,
+			    strerror(errno));
+			return startup_failed();
+		}
+		pidfile_written = true;
+	}
+	if (d->conf->ha.user != NULL) {
+		if (drop_privileges(d->conf->ha.user, d->conf->ha.state_dir,
+		    d->conf->ha.control_socket, err, sizeof(err)) == -1) {
+			log_err("%s", err);
+			return startup_failed();
+		}
+		log_info("running as %s with CAP_NET_ADMIN, CAP_NET_RAW and "
+		    "CAP_NET_BIND_SERVICE only", d->conf->ha.user);
+	} else
+		log_notice("no user configured: running as root");
+
+	ev_signal_init(&sighup, sighup_cb, SIGHUP);
+	sighup.data = d;
+	ev_signal_start(d->loop, &sighup);
+	ev_signal_init(&sigterm, sigterm_cb, SIGTERM);
+	ev_signal_start(d->loop, &sigterm);
+	ev_signal_init(&sigint, sigterm_cb, SIGINT);
+	ev_signal_start(d->loop, &sigint);
+
+	{
+		char ha[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &d->conf->ha.address, ha, sizeof(ha));
+		log_notice("mipha %s: home agent %s port %u, %zu tenant(s), "
+		    "%zu binding(s)", PACKAGE_VERSION, ha, d->conf->ha.port,
+		    d->tenants->n, binding_count(d->bindings));
+	}
+	ev_run(d->loop, 0);
+
+	/* Shutdown, in reverse order of start-up. */
+	reg_close(&d->reg);
+	control_close(d->control);
+	netsetup_shutdown(&netsetup_state);
+	tunnel_free(d->tunnel);
+	if (persist_commit(&persist_state) == -1)
+		log_err("final journal commit failed: %s", strerror(errno));
+	journal_close(d->journal);
+	binding_table_free(d->bindings);
+	tenant_set_free(d->tenants);
+	conf_free(d->conf);
+	if (pidfile_written)
+		(void)unlink(o.pidfile);
+	log_notice("stopped");
+	log_close();
+	ev_loop_destroy(d->loop);
+	return 0;
+}

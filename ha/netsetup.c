@@ -1,0 +1,360 @@
+/*
+ * netsetup.c - per-tenant devices, routes, rules and home-link ARP.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/if_ether.h>
+#include <linux/if_packet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "binding.h"
+#include "log.h"
+#include "netsetup.h"
+#include "tenant.h"
+#include "tun.h"
+#include "tunnel.h"
+#include "wire.h"
+
+struct ns_tenant {
+	uint32_t		 id;
+	bool			 used;
+	char			 tun[16];
+	char			 home_if[16];
+	int			 home_ifindex;	/* 0: no home link */
+	struct route_tenant	 spec;
+};
+
+static struct ns_tenant *
+ns_find(struct netsetup *ns, uint32_t id)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		if (ns->v[i].used && ns->v[i].id == id)
+			return &ns->v[i];
+	return NULL;
+}
+
+/*
+ * RFC 5944 §4.6: a gratuitous ARP announcing the HA's link-layer address
+ * for the home address, so hosts on the home link update their caches.
+ */
+static void
+gratuitous_arp(struct netsetup *ns, const struct ns_tenant *nt,
+    struct in_addr hoa)
+{
+	struct sockaddr_ll sll;
+	struct ifreq ifr;
+	uint8_t frame[42];
+	uint8_t *arp = frame + 14;
+
+	if (ns->arp_fd == -1)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", nt->home_if);
+	if (ioctl(ns->arp_fd, SIOCGIFHWADDR, &ifr) == -1) {
+		log_rl(LOG_CLASS_DATA, LOG_WARNING, "%s: no hardware address: %s",
+		    nt->home_if, strerror(errno));
+		return;
+	}
+	/* Ethernet: broadcast, from us, ARP. */
+	memset(frame, 0xff, 6);
+	memcpy(frame + 6, ifr.ifr_hwaddr.sa_data, 6);
+	put_be16(frame + 12, ETH_P_ARP);
+	/* ARP reply, sender = target = the home address (RFC 5944 §4.6). */
+	put_be16(arp + 0, ARPHRD_ETHER);
+	put_be16(arp + 2, ETH_P_IP);
+	arp[4] = 6;
+	arp[5] = 4;
+	put_be16(arp + 6, ARPOP_REPLY);
+	memcpy(arp + 8, ifr.ifr_hwaddr.sa_data, 6);
+	memcpy(arp + 14, &hoa, 4);
+	memset(arp + 18, 0xff, 6);
+	memcpy(arp + 24, &hoa, 4);
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ARP);
+	sll.sll_ifindex = nt->home_ifindex;
+	sll.sll_halen = 6;
+	memset(sll.sll_addr, 0xff, 6);
+	if (sendto(ns->arp_fd, frame, sizeof(frame), 0, (struct sockaddr *)&sll,
+	    sizeof(sll)) == -1)
+		log_rl(LOG_CLASS_DATA, LOG_WARNING, "gratuitous ARP on %s: %s",
+		    nt->home_if, strerror(errno));
+}
+
+/* Binding-table subscriber: proxy ARP while a node is away from home. */
+static void
+netsetup_binding_event(void *arg, enum binding_event ev,
+    const struct binding *b)
+{
+	struct netsetup *ns = arg;
+	struct ns_tenant *nt = ns_find(ns, b->tenant_id);
+	char a[INET_ADDRSTRLEN];
+
+	if (nt == NULL || nt->home_ifindex == 0)
+		return;
+	inet_ntop(AF_INET, &b->hoa, a, sizeof(a));
+	if (ev == BEV_ADDED &&
+	    binding_count_node(ns->bindings, b->tenant_id, b->hoa) == 1) {
+		if (route_proxy_add(&ns->rt, nt->home_ifindex, b->hoa) == -1) {
+			ns->proxy_errors++;
+			log_rl(LOG_CLASS_DATA, LOG_WARNING, "proxy ARP for %s on "
+			    "%s: %s", a, nt->home_if, route_error(&ns->rt));
+			return;
+		}
+		gratuitous_arp(ns, nt, b->hoa);
+	} else if (ev == BEV_REMOVED &&
+	    binding_lookup(ns->bindings, b->tenant_id, b->hoa) == NULL) {
+		if (route_proxy_del(&ns->rt, nt->home_ifindex, b->hoa) == -1) {
+			ns->proxy_errors++;
+			log_rl(LOG_CLASS_DATA, LOG_WARNING, "removing proxy ARP "
+			    "for %s on %s: %s", a, nt->home_if,
+			    route_error(&ns->rt));
+		}
+	}
+}
+
+int
+netsetup_init(struct netsetup *ns, struct tunnel *tn, struct binding_table *bt,
+    char *err, size_t errlen)
+{
+	memset(ns, 0, sizeof(*ns));
+	ns->tunnel = tn;
+	ns->bindings = bt;
+	ns->arp_fd = -1;
+	if (route_open(&ns->rt) == -1) {
+		snprintf(err, errlen, "netlink: %s", route_error(&ns->rt));
+		return -1;
+	}
+	ns->rt_open = true;
+	/* Stale state of a crashed run is replaced, never duplicated. */
+	if (route_flush_own(&ns->rt) == -1) {
+		snprintf(err, errlen, "removing routes of a previous run: %s",
+		    route_error(&ns->rt));
+		return -1;
+	}
+	/* We forward between links: no ICMP redirects (issue: data plane). */
+	if (route_disable_redirects(&ns->rt, "all") == -1)
+		log_warn("cannot disable ICMP redirects: %s", route_error(&ns->rt));
+	ns->arp_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	if (ns->arp_fd == -1)
+		ns->arp_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC,
+		    htons(ETH_P_ARP));
+	if (binding_subscribe(bt, netsetup_binding_event, ns) == -1) {
+		snprintf(err, errlen, "cannot subscribe to the binding table");
+		return -1;
+	}
+	return 0;
+}
+
+/* The device carries IPv4 only: no IPv6 link-local chatter into it. */
+static void
+disable_ipv6(const char *ifname)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+	    ifname);
+	if ((f = fopen(path, "w")) == NULL)
+		return;		/* no IPv6 in this kernel: nothing to disable */
+	fputs("1\n", f);
+	fclose(f);
+}
+
+static void
+ns_remove(struct netsetup *ns, struct ns_tenant *nt)
+{
+	nt->spec.tun_name = nt->tun;	/* the array may have moved */
+	if (route_tenant_remove(&ns->rt, &nt->spec) == -1)
+		log_warn("tenant device %s: %s", nt->tun, route_error(&ns->rt));
+	/* Closing the descriptor deletes the (non-persistent) TUN device. */
+	tunnel_detach(ns->tunnel, nt->id);
+	nt->used = false;
+}
+
+static bool
+spec_equal(const struct route_tenant *a, const struct route_tenant *b)
+{
+	return strcmp(a->tun_name, b->tun_name) == 0 && a->mtu == b->mtu &&
+	    a->home_net.s_addr == b->home_net.s_addr &&
+	    a->home_plen == b->home_plen && a->table == b->table &&
+	    a->vpn_gateway.s_addr == b->vpn_gateway.s_addr;
+}
+
+static int
+ns_install(struct netsetup *ns, const struct tenant *t, struct ns_tenant *nt,
+    char *err, size_t errlen)
+{
+	int fd;
+
+	memset(nt, 0, sizeof(*nt));
+	nt->id = t->id;
+	snprintf(nt->tun, sizeof(nt->tun), "%s", t->tun_name);
+	snprintf(nt->home_if, sizeof(nt->home_if), "%s", t->home_interface);
+	nt->spec.tun_name = nt->tun;
+	nt->spec.mtu = NETSETUP_TUN_MTU;
+	nt->spec.home_net = t->home_network.addr;
+	nt->spec.home_plen = t->home_network.len;
+	nt->spec.table = t->table;
+	nt->spec.vpn_gateway = t->vpn_gateway;
+	if ((fd = tun_open(nt->tun, false, err, errlen)) == -1)
+		return -1;
+	if (tunnel_attach(ns->tunnel, t->id, fd) == -1) {
+		close(fd);
+		snprintf(err, errlen, "out of memory attaching %s", nt->tun);
+		return -1;
+	}
+	if (route_tenant_install(&ns->rt, &nt->spec) == -1) {
+		snprintf(err, errlen, "tenant %s: %s", t->name, route_error(&ns->rt));
+		tunnel_detach(ns->tunnel, t->id);
+		return -1;
+	}
+	(void)route_disable_redirects(&ns->rt, nt->tun);
+	disable_ipv6(nt->tun);
+	if (nt->home_if[0] != '\0') {
+		if ((nt->home_ifindex = route_link_index(&ns->rt, nt->home_if)) <= 0) {
+			log_warn("tenant %s: home_interface %s: %s; no proxy ARP",
+			    t->name, nt->home_if, route_error(&ns->rt));
+			nt->home_ifindex = 0;
+		} else if (route_set_proxy_delay_zero(&ns->rt, nt->home_if) == -1)
+			log_warn("%s: proxy_delay: %s", nt->home_if,
+			    route_error(&ns->rt));
+	}
+	nt->used = true;
+	return 0;
+}
+
+struct proxy_ctx {
+	struct netsetup		*ns;
+	struct ns_tenant	*nt;
+};
+
+static int
+proxy_existing(void *arg, const struct binding *b)
+{
+	struct proxy_ctx *c = arg;
+
+	/* First binding of each node only (the head of its list). */
+	if (b->tenant_id == c->nt->id &&
+	    binding_lookup(c->ns->bindings, b->tenant_id, b->hoa) == b) {
+		if (route_proxy_add(&c->ns->rt, c->nt->home_ifindex, b->hoa) == 0)
+			gratuitous_arp(c->ns, c->nt, b->hoa);
+		else
+			c->ns->proxy_errors++;
+	}
+	return 0;
+}
+
+int
+netsetup_sync(struct netsetup *ns, struct tenant_set *ts, char *err,
+    size_t errlen)
+{
+	int rc = 0;
+
+	ns->tenants = ts;
+	/* Tenants that went away, or whose network state changed. */
+	for (size_t i = 0; i < ns->n; i++) {
+		struct ns_tenant *nt = &ns->v[i];
+		const struct tenant *t;
+
+		if (!nt->used)
+			continue;
+		t = tenant_by_id(ts, nt->id);
+		if (t != NULL) {
+			struct route_tenant want;
+
+			nt->spec.tun_name = nt->tun;	/* the array may have moved */
+			want = nt->spec;
+
+			want.tun_name = t->tun_name;
+			want.home_net = t->home_network.addr;
+			want.home_plen = t->home_network.len;
+			want.table = t->table;
+			want.vpn_gateway = t->vpn_gateway;
+			if (spec_equal(&want, &nt->spec) &&
+			    strcmp(t->home_interface, nt->home_if) == 0)
+				continue;
+		}
+		ns_remove(ns, nt);
+	}
+	for (size_t i = 0; i < ts->n; i++) {
+		const struct tenant *t = ts->t[i];
+		struct ns_tenant *nt;
+		size_t j;
+
+		if (ns_find(ns, t->id) != NULL)
+			continue;
+		for (j = 0; j < ns->n && ns->v[j].used; j++)
+			;
+		if (j == ns->n) {
+			struct ns_tenant *v = realloc(ns->v, (ns->n + 8) * sizeof(*v));
+
+			if (v == NULL) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			memset(v + ns->n, 0, 8 * sizeof(*v));
+			ns->v = v;
+			ns->n += 8;
+		}
+		nt = &ns->v[j];
+		if (ns_install(ns, t, nt, err, errlen) == -1) {
+			memset(nt, 0, sizeof(*nt));
+			rc = -1;
+			break;
+		}
+		nt->spec.tun_name = nt->tun;
+		log_info("tenant %s: device %s, table %u, home network via %s",
+		    t->name, nt->tun, t->table, nt->tun);
+		if (nt->home_ifindex != 0) {
+			struct proxy_ctx c = { ns, nt };
+
+			binding_foreach(ns->bindings, proxy_existing, &c);
+		}
+	}
+	return rc;
+}
+
+void
+netsetup_shutdown(struct netsetup *ns)
+{
+	for (size_t i = 0; i < ns->n; i++) {
+		struct ns_tenant *nt = &ns->v[i];
+
+		if (!nt->used)
+			continue;
+		if (nt->home_ifindex != 0) {
+			/* Stop answering for home addresses we no longer serve. */
+			struct binding_iter it;
+			const struct binding *b;
+
+			binding_iter_init(ns->bindings, &it);
+			while ((b = binding_iter_next(ns->bindings, &it)) != NULL)
+				if (b->tenant_id == nt->id)
+					(void)route_proxy_del(&ns->rt,
+					    nt->home_ifindex, b->hoa);
+		}
+		ns_remove(ns, nt);
+	}
+	/* Anything of ours that is still there (e.g. from a failed install). */
+	if (ns->rt_open) {
+		(void)route_flush_own(&ns->rt);
+		route_close(&ns->rt);
+		ns->rt_open = false;
+	}
+	if (ns->arp_fd != -1)
+		close(ns->arp_fd);
+	ns->arp_fd = -1;
+	free(ns->v);
+	ns->v = NULL;
+	ns->n = 0;
+}

@@ -1,0 +1,65 @@
+/*
+ * registration.h - the home agent's registration service (RFC 5944 §3.8).
+ *
+ * Owns UDP port 434 on the HA address: receives Registration Requests in
+ * batches, runs the validity checks of RFC 5944 §3.8.2.1 in order, updates
+ * the binding table, makes the batch durable (group commit through the
+ * commit hook) and only then sends the replies (§3.8.3).
+ */
+#ifndef MIPHA_REGISTRATION_H
+#define MIPHA_REGISTRATION_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <ev.h>
+
+#include "tenant.h"
+#include "udpio.h"
+
+struct binding_table;
+
+struct reg_settings {
+	struct in_addr	 ha_addr;
+	uint16_t	 port;
+	uint16_t	 max_lifetime;		/* seconds */
+	uint32_t	 replay_window;		/* seconds, timestamps */
+};
+
+struct reg_service {
+	struct ev_loop		*loop;
+	struct binding_table	*bindings;
+	struct tenant_set	*tenants;
+	struct reg_settings	 set;
+	struct udpio		 io;
+	ev_io			 io_w;
+	bool			 io_open;
+	/* Group commit: called once per batch before replies leave. */
+	int			(*commit)(void *arg);
+	void			*commit_arg;
+	struct reg_counters	 counters;	/* all tenants together */
+	uint64_t		 batches;
+	uint64_t		 requests;
+};
+
+void	reg_init(struct reg_service *, struct ev_loop *, struct binding_table *,
+	    const struct reg_settings *);
+/* Open UDP port 434 (or set.port) on the HA address and start receiving. */
+int	reg_open(struct reg_service *, char *err, size_t errlen);
+void	reg_close(struct reg_service *);
+void	reg_set_tenants(struct reg_service *, struct tenant_set *);
+void	reg_set_settings(struct reg_service *, const struct reg_settings *);
+void	reg_set_commit(struct reg_service *, int (*fn)(void *), void *arg);
+
+/*
+ * Process one request that arrived from `src` at wall-clock time `now`.
+ * The reply (if any) is written to out and its length returned; 0 means
+ * the request was silently discarded (and counted). The test seam: no I/O.
+ */
+size_t	reg_handle(struct reg_service *, const uint8_t *msg, size_t len,
+	    const struct sockaddr_in *src, const struct timespec *now,
+	    uint8_t *out, size_t cap);
+
+#endif /* MIPHA_REGISTRATION_H */

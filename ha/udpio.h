@@ -1,0 +1,50 @@
+/*
+ * udpio.h - batched UDP datagram I/O (recvmmsg/sendmmsg).
+ *
+ * One receive ring and one send ring of fixed-size slots, allocated once;
+ * the registration service and the benchmark's reflector use the same code,
+ * so the benchmark's baseline measures exactly the I/O the daemon does.
+ */
+#ifndef MIPHA_UDPIO_H
+#define MIPHA_UDPIO_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define UDPIO_SLOT_SIZE	2048	/* registration messages are small */
+
+struct udpio_slot {
+	struct sockaddr_in	 peer;
+	size_t			 len;
+	uint8_t			 buf[UDPIO_SLOT_SIZE];
+};
+
+struct udpio {
+	int			 fd;
+	unsigned		 cap;		/* slots per ring */
+	unsigned		 nrx;		/* filled by the last udpio_recv */
+	unsigned		 ntx;		/* queued for udpio_flush */
+	struct udpio_slot	*rx;
+	struct udpio_slot	*tx;
+	struct mmsghdr		*rx_hdr;
+	struct mmsghdr		*tx_hdr;
+	struct iovec		*rx_iov;
+	struct iovec		*tx_iov;
+	unsigned long		 send_errors;
+};
+
+/* Bind a non-blocking UDP socket to addr:port. -1 with errno on failure. */
+int	udpio_open(struct udpio *, struct in_addr addr, uint16_t port,
+	    unsigned cap);
+void	udpio_close(struct udpio *);
+/* Receive up to `max` datagrams into rx[0..n); returns n, 0 when none. */
+int	udpio_recv(struct udpio *, unsigned max);
+/* A free tx slot, or NULL when the ring is full (flush first). */
+struct udpio_slot *udpio_tx_slot(struct udpio *);
+void	udpio_tx_commit(struct udpio *, struct udpio_slot *, size_t len);
+/* Send everything queued; returns how many were sent. */
+unsigned udpio_flush(struct udpio *);
+
+#endif /* MIPHA_UDPIO_H */
