@@ -36,6 +36,7 @@
 #include "mipha.h"
 #include "netsetup.h"
 #include "persist.h"
+#include "tun.h"
 #include "tunnel.h"
 
 #define EXIT_CONFIG	1
@@ -407,7 +408,7 @@ drop_privileges(const char *user, const char *state_dir, const char *sock,
 		return -1;
 	}
 	if (sock != NULL) {
-		char dir[PATH_MAX];
+		char dir[256];
 		char *slash;
 
 		/* So that the socket can be removed again at shutdown. */
@@ -574,6 +575,10 @@ main(int argc, char *argv[])
 		pidfile_written = true;
 	}
 	if (d->conf->ha.user != NULL) {
+		/* Tenants added by a reload need /dev/net/tun, root's only. */
+		if (tun_reserve(16) == -1)
+			log_warn("cannot reserve TUN descriptors for reloads: %s",
+			    strerror(errno));
 		if (drop_privileges(d->conf->ha.user, d->conf->ha.state_dir,
 		    d->conf->ha.control_socket, err, sizeof(err)) == -1) {
 			log_err("%s", err);
@@ -607,6 +612,7 @@ main(int argc, char *argv[])
 	control_close(d->control);
 	netsetup_shutdown(&netsetup_state);
 	tunnel_free(d->tunnel);
+	tun_release_spares();
 	if (persist_commit(&persist_state) == -1)
 		log_err("final journal commit failed: %s", strerror(errno));
 	journal_close(d->journal);

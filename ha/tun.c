@@ -27,6 +27,45 @@ tun_close_errno(int fd)
 	errno = saved;
 }
 
+/*
+ * Descriptors of /dev/net/tun opened while still root. The device node is
+ * mode 0600 root, so after privileges are dropped a tenant added by a
+ * reload takes one of these; each serves one device.
+ */
+#define TUN_SPARES_MAX	64
+static int	tun_spares[TUN_SPARES_MAX];
+static int	tun_nspares;
+
+int
+tun_reserve(unsigned n)
+{
+	while (tun_nspares < TUN_SPARES_MAX && (unsigned)tun_nspares < n) {
+		int fd = open(TUN_DEV_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+		if (fd == -1)
+			return -1;
+		tun_spares[tun_nspares++] = fd;
+	}
+	return 0;
+}
+
+void
+tun_release_spares(void)
+{
+	while (tun_nspares > 0)
+		close(tun_spares[--tun_nspares]);
+}
+
+static int
+tun_dev_open(void)
+{
+	int fd = open(TUN_DEV_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd == -1 && (errno == EACCES || errno == EPERM) && tun_nspares > 0)
+		return tun_spares[--tun_nspares];
+	return fd;
+}
+
 int
 tun_open(const char *name, bool vnet_hdr, char *err, size_t errlen)
 {
@@ -45,9 +84,10 @@ tun_open(const char *name, bool vnet_hdr, char *err, size_t errlen)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((fd = open(TUN_DEV_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "tun %s: open %s: %s", name, TUN_DEV_PATH,
-		    strerror(errno));
+	if ((fd = tun_dev_open()) == -1) {
+		snprintf(err, errlen, "tun %s: open %s: %s%s", name, TUN_DEV_PATH,
+		    strerror(errno), errno == EACCES ? " (no spare descriptor "
+		    "left from start-up: restart to add more tenants)" : "");
 		return -1;
 	}
 	if (vnet_hdr) {

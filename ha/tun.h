@@ -38,4 +38,8 @@
  */
 int	tun_open(const char *name, bool vnet_hdr, char *err, size_t errlen);
 
+/* Open n spare descriptors now, for devices created after dropping root. */
+int	tun_reserve(unsigned n);
+void	tun_release_spares(void);
+
 #endif /* MIPHA_TUN_H */
