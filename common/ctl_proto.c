@@ -399,6 +399,11 @@ ctl_status_encode(char *buf, size_t len, const char *errmsg)
 		unsigned char c = (unsigned char)errmsg[i];
 
 		/* Keep the message one line of printable ASCII. */
+		if (c == '\n' && errmsg[i + 1] != '\0' && n + 2 < max) {
+			buf[n++] = ';';
+			buf[n++] = ' ';
+			continue;
+		}
 		buf[n++] = (c >= 0x20 && c < 0x7f) ? (char)c :
 		    (c == '\n' || c == '\t' || c == '\r') ? ' ' : '?';
 	}

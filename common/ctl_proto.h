@@ -61,8 +61,9 @@
 
 #define CTL_MAGIC	"MIPHA1"	/* protocol name and version */
 #define CTL_LINE_MAX	1024		/* request line, LF included */
-#define CTL_STATUS_MAX	512		/* status line, LF included */
-#define CTL_ERR_MAX	256		/* handler error message buffer */
+#define CTL_STATUS_MAX	8192		/* status line, LF included */
+#define CTL_ERR_MAX	4096		/* handler error message buffer (a reload
+					   may report many FILE:LINE errors) */
 #define CTL_TENANT_MAX	64		/* tenant name length, NUL excluded */
 #define CTL_WORDS_MAX	16		/* words in a request line */
 

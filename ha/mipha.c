@@ -202,7 +202,7 @@ mipha_reload(struct mipha *d, char *msg, size_t msglen)
 	struct tenant_set *ts;
 	struct reg_settings rs;
 	char **files = NULL, line[512], err[256];
-	size_t nfiles = 0, kept = 0;
+	size_t nfiles = 0, kept = 0, broken = 0;
 	unsigned removed;
 
 	msg[0] = '\0';
@@ -229,6 +229,7 @@ mipha_reload(struct mipha *d, char *msg, size_t msglen)
 
 		conf_errors_init(&terrs);
 		if (tenant_conf_load(files[i], &tc, &terrs) == -1) {
+			broken++;
 			for (size_t k = 0; k < terrs.n; k++) {
 				conf_error_fmt(&terrs.v[k], line, sizeof(line));
 				log_err("reload: %s", line);
@@ -259,9 +260,17 @@ mipha_reload(struct mipha *d, char *msg, size_t msglen)
 		goto fail;
 	}
 	if (nc->ha.address.s_addr != old->ha.address.s_addr ||
-	    nc->ha.port != old->ha.port)
-		log_warn("reload: ha.address/ha.port changes take effect at the "
-		    "next start");
+	    nc->ha.port != old->ha.port ||
+	    strcmp(nc->ha.control_socket, old->ha.control_socket) != 0 ||
+	    strcmp(nc->ha.state_dir, old->ha.state_dir) != 0 ||
+	    (nc->ha.user == NULL) != (old->ha.user == NULL) ||
+	    (nc->ha.user != NULL && strcmp(nc->ha.user, old->ha.user) != 0)) {
+		snprintf(line, sizeof(line), "%s: changes to ha.address, port, "
+		    "control_socket, state_dir or user take effect at the next "
+		    "start", nc->ha.file);
+		log_warn("reload: %s", line);
+		append_msg(msg, msglen, line);
+	}
 	if ((ts = tenant_set_build(nc, d->tenants, err, sizeof(err))) == NULL) {
 		append_msg(msg, msglen, err);
 		goto fail;
@@ -298,7 +307,7 @@ mipha_reload(struct mipha *d, char *msg, size_t msglen)
 	    "removed with their nodes or tenants", ts->n, removed);
 	log_notice("%s", line);
 	append_msg(msg, msglen, line);
-	if (kept > 0) {
+	if (kept > 0 || broken > 0) {
 		/* Reloaded, but some tenant file was bad: report an error. */
 		d->reload_failures++;
 		return -1;
@@ -313,6 +322,12 @@ fail:
 	log_err("reload failed: the running configuration is unchanged");
 	d->reload_failures++;
 	return -1;
+}
+
+static void
+tunnel_data_cb(void *arg, uint8_t *buf, size_t len, const struct sockaddr_in *peer)
+{
+	tunnel_udp_input(arg, buf, len, peer);
 }
 
 /* ---- signals ---- */
@@ -407,24 +422,13 @@ drop_privileges(const char *user, const char *state_dir, const char *sock,
 		snprintf(err, errlen, "chown %s: %s", state_dir, strerror(errno));
 		return -1;
 	}
-	if (sock != NULL) {
-		char dir[256];
-		char *slash;
-
-		/* So that the socket can be removed again at shutdown. */
-		snprintf(dir, sizeof(dir), "%s", sock);
-		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-			*slash = '\0';
-			if (chown(dir, pw->pw_uid, pw->pw_gid) == -1) {
-				snprintf(err, errlen, "chown %s: %s", dir,
-				    strerror(errno));
-				return -1;
-			}
-		}
-		if (chown(sock, pw->pw_uid, pw->pw_gid) == -1) {
-			snprintf(err, errlen, "chown %s: %s", sock, strerror(errno));
-			return -1;
-		}
+	/*
+	 * The socket, not its directory: that may be shared (/run). A socket
+	 * left behind at shutdown is cleared by the next start.
+	 */
+	if (sock != NULL && chown(sock, pw->pw_uid, pw->pw_gid) == -1) {
+		snprintf(err, errlen, "chown %s: %s", sock, strerror(errno));
+		return -1;
 	}
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1 ||
 	    setgroups(1, &pw->pw_gid) == -1 ||
@@ -487,10 +491,6 @@ main(int argc, char *argv[])
 
 	log_init("mipha", o.foreground, o.verbosity);
 	warn_config_permissions(d->conf);
-	if (!o.foreground && daemonize() == -1) {
-		log_err("cannot daemonize: %s", strerror(errno));
-		return EXIT_RUNTIME;
-	}
 	/* Replies must not kill us when a peer vanishes mid-write. */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -551,6 +551,8 @@ main(int argc, char *argv[])
 		return EXIT_RUNTIME;
 	}
 	tunnel_set_tenants(d->tunnel, d->tenants);
+	tunnel_set_udp_socket(d->tunnel, d->reg.io.fd, d->conf->ha.port);
+	reg_set_tunnel_data(&d->reg, tunnel_data_cb, d->tunnel);
 	if (netsetup_init(&netsetup_state, d->tunnel, d->bindings, err,
 	    sizeof(err)) == -1 ||
 	    netsetup_sync(&netsetup_state, d->tenants, err, sizeof(err)) == -1) {
@@ -566,6 +568,17 @@ main(int argc, char *argv[])
 	}
 	status_register(d);
 
+	/*
+	 * Everything that can fail at start-up has been tried: only now
+	 * detach, so `mipha` without -d exits 3 on a bind or device failure.
+	 */
+	if (!o.foreground) {
+		if (daemonize() == -1) {
+			log_err("cannot daemonize: %s", strerror(errno));
+			return startup_failed();
+		}
+		ev_loop_fork(d->loop);
+	}
 	if (o.pidfile != NULL && o.pidfile[0] != '\0') {
 		if (write_pidfile(o.pidfile) == -1) {
 			log_err("cannot write pid file %s: %s", o.pidfile,
@@ -608,7 +621,7 @@ main(int argc, char *argv[])
 	ev_run(d->loop, 0);
 
 	/* Shutdown, in reverse order of start-up. */
-	reg_close(&d->reg);
+	reg_free(&d->reg);
 	control_close(d->control);
 	netsetup_shutdown(&netsetup_state);
 	tunnel_free(d->tunnel);

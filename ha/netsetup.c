@@ -281,8 +281,19 @@ netsetup_sync(struct netsetup *ns, struct tenant_set *ts, char *err,
 			want.table = t->table;
 			want.vpn_gateway = t->vpn_gateway;
 			if (spec_equal(&want, &nt->spec) &&
-			    strcmp(t->home_interface, nt->home_if) == 0)
+			    strcmp(t->home_interface, nt->home_if) == 0) {
+				/*
+				 * Unchanged: install again, which re-resolves
+				 * the gateway route through main (the spec)
+				 * and repairs anything removed by hand.
+				 */
+				if (route_tenant_install(&ns->rt, &nt->spec) == -1) {
+					log_warn("tenant %s: %s", t->name,
+					    route_error(&ns->rt));
+					rc = -1;
+				}
 				continue;
+			}
 		}
 		ns_remove(ns, nt);
 	}
@@ -308,9 +319,11 @@ netsetup_sync(struct netsetup *ns, struct tenant_set *ts, char *err,
 		}
 		nt = &ns->v[j];
 		if (ns_install(ns, t, nt, err, errlen) == -1) {
+			/* Log it and go on: one tenant must not stop the rest. */
+			log_err("%s", err);
 			memset(nt, 0, sizeof(*nt));
 			rc = -1;
-			break;
+			continue;
 		}
 		nt->spec.tun_name = nt->tun;
 		log_info("tenant %s: device %s, table %u, home network via %s",

@@ -174,9 +174,8 @@ restore_one(void *arg, const struct journal_rec *r)
 	 * The replay state survives: every accepted Identification was in a
 	 * record, so a captured request cannot be replayed after a restart.
 	 */
-	if (r->op == JREC_BIND && (!mn->replay.have_id ||
-	    mip_id_newer(r->ident, mn->replay.last_id)) &&
-	    mn->replay.mode == MIP_REPLAY_TIMESTAMP)
+	if ((!mn->replay.have_id || mip_id_newer(r->ident, mn->replay.last_id)) &&
+	    mn->replay.mode == MIP_REPLAY_TIMESTAMP && r->ident != 0)
 		mip_replay_accept(&mn->replay, mn->replay.mode, r->ident);
 
 	switch (r->op) {

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/rand.h>
@@ -25,6 +26,8 @@
 #include "registration.h"
 
 #define REG_BATCH		256	/* datagrams per recvmmsg */
+#define REG_RL_RATE		50	/* denial replies per second and source */
+#define REG_RL_BURST		200
 #define REG_BUDGET		1024	/* requests per group commit */
 
 static const char *const drop_names[DROP_MAX] = {
@@ -57,6 +60,7 @@ struct reg_req {
 	struct in_addr		 hoa;	/* the node's home address for the reply */
 	uint64_t		 now_ntp;
 	int64_t			 now_wall;
+	double			 now_frac;
 	enum mip_replay_verdict	 replay;
 	/* reply */
 	uint8_t			 code;
@@ -76,6 +80,45 @@ reg_init(struct reg_service *r, struct ev_loop *loop, struct binding_table *bt,
 	r->bindings = bt;
 	r->set = *set;
 	r->io.fd = -1;
+	r->rl = calloc(REG_RL_SLOTS, sizeof(*r->rl));
+}
+
+void
+reg_free(struct reg_service *r)
+{
+	reg_close(r);
+	free(r->rl);
+	r->rl = NULL;
+}
+
+/*
+ * Token bucket per source address (hashed; a collision shares a bucket,
+ * which only ever makes the limit stricter).
+ */
+static bool
+reply_allowed(struct reg_service *r, const struct reg_req *rq)
+{
+	uint32_t a = rq->src->sin_addr.s_addr;
+	struct reg_rl_slot *sl;
+	double now;
+
+	if (r->rl == NULL)
+		return true;
+	sl = &r->rl[(uint32_t)(a * 2654435761u) >> 20];
+	now = (double)rq->now_wall + rq->now_frac;
+	if (sl->addr != a || sl->last == 0) {
+		sl->addr = a;
+		sl->tokens = REG_RL_BURST;
+	} else if (now > sl->last) {
+		sl->tokens += (float)((now - sl->last) * REG_RL_RATE);
+		if (sl->tokens > REG_RL_BURST)
+			sl->tokens = REG_RL_BURST;
+	}
+	sl->last = now;
+	if (sl->tokens < 1)
+		return false;
+	sl->tokens -= 1;
+	return true;
 }
 
 void
@@ -97,6 +140,14 @@ reg_set_commit(struct reg_service *r, int (*fn)(void *), void *arg)
 {
 	r->commit = fn;
 	r->commit_arg = arg;
+}
+
+void
+reg_set_tunnel_data(struct reg_service *r, void (*fn)(void *, uint8_t *,
+    size_t, const struct sockaddr_in *), void *arg)
+{
+	r->tunnel_data = fn;
+	r->tunnel_arg = arg;
 }
 
 static void
@@ -204,6 +255,10 @@ deny(struct reg_service *r, struct reg_req *rq, uint8_t code, uint8_t *out,
 {
 	enum mip_replay_mode mode = rq->mn->replay.mode;
 
+	if (!reply_allowed(r, rq)) {
+		count_drop(r, rq, DROP_RATE_LIMITED);
+		return 0;
+	}
 	rq->code = code;
 	rq->lifetime = 0;
 	/*
@@ -271,9 +326,21 @@ reg_handle(struct reg_service *r, const uint8_t *msg, size_t len,
 	rq.src = src;
 	rq.now_ntp = mip_ntp_from_timespec(now);
 	rq.now_wall = now->tv_sec;
+	rq.now_frac = now->tv_nsec / 1e9;
 	r->requests++;
 
-	if (len == 0 || msg[0] != MIP_MSG_RRQ) {
+	if (log_enabled(LOG_DEBUG)) {
+		char a[INET_ADDRSTRLEN];
+
+		fmt_addr(src->sin_addr, a);
+		log_debug("request from %s:%u, %zu bytes", a,
+		    ntohs(src->sin_port), len);
+	}
+	if (len == 0) {
+		count_drop(r, &rq, DROP_MALFORMED);
+		return 0;
+	}
+	if (msg[0] != MIP_MSG_RRQ) {
 		count_drop(r, &rq, DROP_NOT_REQUEST);
 		return 0;
 	}
@@ -315,7 +382,9 @@ reg_handle(struct reg_service *r, const uint8_t *msg, size_t len,
 	/* §3.8.2.1 a: an authorization-enabling extension must be present. */
 	mnha = &rq.q.ext.mn_ha;
 	if (!mnha->present) {
-		count_drop(r, &rq, DROP_NO_AUTH_EXT);
+		/* Extensions that did not parse may have hidden it. */
+		count_drop(r, &rq, rq.decode_err != MIP_MSG_OK ? DROP_MALFORMED :
+		    DROP_NO_AUTH_EXT);
 		return 0;
 	}
 	if (!mip_spi_valid(mnha->spi)) {
@@ -340,7 +409,8 @@ reg_handle(struct reg_service *r, const uint8_t *msg, size_t len,
 		/*
 		 * With an FA SA, answer 131 only if the FA vouches for the
 		 * request (a valid FA-HA extension); without one we answer
-		 * 131 (the MAY of §3.8.2.1 a), rate-limited like every reply.
+		 * 131 (the MAY of §3.8.2.1 a), rate-limited per source like
+		 * every denial.
 		 */
 		if (rq.fa != NULL && !(faha->present && faha->count == 1 &&
 		    faha->spi == rq.fa->spi &&
@@ -427,8 +497,11 @@ reg_handle(struct reg_service *r, const uint8_t *msg, size_t len,
 
 		rq.udp_reply = true;
 		rq.udp_force = rq.q.ext.udp_req.force;
-		if (inner != MIP_UDP_ENCAP_DEFAULT && inner != MIP_UDP_ENCAP_IPIP &&
-		    inner != MIP_UDP_ENCAP_GRE && inner != MIP_UDP_ENCAP_MINIMAL)
+		/*
+		 * RFC 3519 §3.1.4: IP-in-IP (the default) is what we carry
+		 * inside UDP; GRE or minimal in UDP are not offered.
+		 */
+		if (inner != MIP_UDP_ENCAP_DEFAULT && inner != MIP_UDP_ENCAP_IPIP)
 			return deny(r, &rq, MIP_CODE_HA_ENCAP, out, cap);
 		if (rq.q.ext.udp_req.force ||
 		    src->sin_addr.s_addr != rq.q.f.coa.s_addr) {
@@ -453,6 +526,13 @@ reg_handle(struct reg_service *r, const uint8_t *msg, size_t len,
 		    rq.q.f.home_addr : mn->hoa;
 
 		rq.hoa = hoa;
+		/*
+		 * The removal records carry this request's Identification, so
+		 * a restart cannot reopen it to replay (persist.c).
+		 */
+		for (struct binding *old = hoa.s_addr != 0 ? binding_lookup(
+		    r->bindings, t->id, hoa) : NULL; old != NULL; old = old->next)
+			old->id = rq.q.f.id;
 		if (hoa.s_addr != 0) {
 			if (rq.q.f.coa.s_addr == hoa.s_addr)
 				binding_remove_node(r->bindings, t->id, hoa,
@@ -571,8 +651,23 @@ reg_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			struct udpio_slot *o = udpio_tx_slot(&r->io);
 			size_t len;
 
-			if (in->len == 0)
-				continue;	/* truncated: larger than any request */
+			if (in->len == 0) {
+				/* Empty, or truncated: larger than a slot. */
+				struct reg_req rq;
+
+				memset(&rq, 0, sizeof(rq));
+				rq.src = &in->peer;
+				r->requests++;
+				count_drop(r, &rq, DROP_MALFORMED);
+				continue;
+			}
+			if (in->buf[0] == MIP_MSG_TUNNEL_DATA &&
+			    r->tunnel_data != NULL) {
+				/* RFC 3519 §3.3: data, not signalling. */
+				r->tunnel_data(r->tunnel_arg, in->buf, in->len,
+				    &in->peer);
+				continue;
+			}
 			len = reg_handle(r, in->buf, in->len, &in->peer, &now,
 			    o->buf, sizeof(o->buf));
 			if (len > 0) {

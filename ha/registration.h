@@ -28,6 +28,14 @@ struct reg_settings {
 	uint32_t	 replay_window;		/* seconds, timestamps */
 };
 
+/* Per-source limit on denial replies, so we cannot be used as a reflector. */
+#define REG_RL_SLOTS	4096
+struct reg_rl_slot {
+	uint32_t	 addr;
+	float		 tokens;
+	double		 last;
+};
+
 struct reg_service {
 	struct ev_loop		*loop;
 	struct binding_table	*bindings;
@@ -39,7 +47,12 @@ struct reg_service {
 	/* Group commit: called once per batch before replies leave. */
 	int			(*commit)(void *arg);
 	void			*commit_arg;
+	/* RFC 3519 MIP Tunnel Data arriving on port 434 goes here. */
+	void			(*tunnel_data)(void *arg, uint8_t *buf, size_t len,
+				    const struct sockaddr_in *peer);
+	void			*tunnel_arg;
 	struct reg_counters	 counters;	/* all tenants together */
+	struct reg_rl_slot	*rl;		/* REG_RL_SLOTS */
 	uint64_t		 batches;
 	uint64_t		 requests;
 };
@@ -49,9 +62,12 @@ void	reg_init(struct reg_service *, struct ev_loop *, struct binding_table *,
 /* Open UDP port 434 (or set.port) on the HA address and start receiving. */
 int	reg_open(struct reg_service *, char *err, size_t errlen);
 void	reg_close(struct reg_service *);
+void	reg_free(struct reg_service *);	/* close, and free what reg_init took */
 void	reg_set_tenants(struct reg_service *, struct tenant_set *);
 void	reg_set_settings(struct reg_service *, const struct reg_settings *);
 void	reg_set_commit(struct reg_service *, int (*fn)(void *), void *arg);
+void	reg_set_tunnel_data(struct reg_service *, void (*fn)(void *, uint8_t *,
+	    size_t, const struct sockaddr_in *), void *arg);
 
 /*
  * Process one request that arrived from `src` at wall-clock time `now`.

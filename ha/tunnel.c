@@ -69,6 +69,8 @@ struct tunnel {
 	uint16_t		 mtu;
 	uint16_t		 ip_id;
 	int			 send_fd;
+	int			 udp_fd;	/* the registration socket */
+	uint16_t		 udp_port;
 	int			 rx_fd[RX_MAX];
 	ev_io			 rx_w[RX_MAX];
 	struct tn_tun		**tuns;		/* indexed by tenant id */
@@ -355,6 +357,58 @@ params_for(struct tunnel *tn, const struct binding *b, enum encap_type type,
 }
 
 /*
+ * RFC 3519 §4.3: IP-in-IP inside UDP, to the address and port the
+ * registration came from (the NAT's mapping), from port 434. The UDP and
+ * outer IP headers are the socket's; we write the MIP Tunnel Data header
+ * and the inner IP header ourselves. Sent at once: this path is for nodes
+ * behind NATs, not the bulk path.
+ */
+static bool
+forward_udp(struct tunnel *tn, struct tn_tun *tt, const struct binding *b,
+    struct tn_slot *s, size_t headroom, size_t len)
+{
+	struct encap_params p;
+	struct encap_result r;
+	struct sockaddr_in to;
+	enum encap_err err;
+
+	if (tn->udp_fd == -1) {
+		drop(tn, tt, DPD_ENCAP_UNAVAILABLE);
+		return false;
+	}
+	params_for(tn, b, ENCAP_IPIP, &p);
+	p.flags |= ENCAP_F_UDP;
+	p.dst = b->src;
+	p.sport = tn->udp_port;
+	p.dport = b->sport;
+	err = encap_packet(s->buf, headroom, len, &p, &r);
+	if (err == ENCAP_ERR_TOO_BIG) {
+		icmp_send(tn, ICMP4_UNREACH, ICMP4_UNREACH_NEEDFRAG, r.mtu,
+		    s->buf + headroom, len);
+		drop(tn, tt, DPD_TOO_BIG);
+		return false;
+	}
+	if (err != ENCAP_OK) {
+		/* Fragmenting inside UDP tunnels is left to the sender (PMTU). */
+		drop(tn, tt, err == ENCAP_ERR_FRAG_NEEDED ? DPD_TOO_BIG :
+		    DPD_DECAP_MALFORMED);
+		return false;
+	}
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_addr = b->src;
+	to.sin_port = htons(b->sport);
+	if (sendto(tn->udp_fd, r.pkt + r.udp_payload, r.len - r.udp_payload, 0,
+	    (struct sockaddr *)&to, sizeof(to)) == -1) {
+		drop(tn, tt, DPD_SEND_FAILED);
+		return false;
+	}
+	tn->c.tunneled++;
+	tt->c.tunneled++;
+	return false;	/* the slot was not queued: it may be reused */
+}
+
+/*
  * Encapsulate the datagram at buf+headroom (len octets) for one binding
  * and queue it; `s` is the send slot that holds buf. Returns false when
  * the datagram was dropped (counted).
@@ -374,11 +428,8 @@ forward_one(struct tunnel *tn, struct tn_tun *tt, const struct binding *b,
 		drop(tn, tt, DPD_DECAP_MALFORMED);
 		return false;
 	}
-	if (b->encap == BIND_ENCAP_UDP) {
-		/* RFC 3519 data goes through port 434: not on this path yet. */
-		drop(tn, tt, DPD_ENCAP_UNAVAILABLE);
-		return false;
-	}
+	if (b->encap == BIND_ENCAP_UDP)
+		return forward_udp(tn, tt, b, s, headroom, len);
 	params_for(tn, b, type, &p);
 	err = encap_packet(s->buf, headroom, len, &p, &r);
 	if (err == ENCAP_ERR_FRAGMENT) {
@@ -456,14 +507,15 @@ forward_slot(struct tunnel *tn, uint32_t tenant_id, struct tn_slot *slot,
 		drop(tn, tt, DPD_DECAP_MALFORMED);
 		return;
 	}
+	/* Policy first: nobody may probe which home addresses are bound. */
+	if (!policy_allows(t, pkt, len, &h, false)) {
+		drop(tn, tt, DPD_POLICY);
+		return;
+	}
 	if ((b = binding_lookup(tn->bindings, tenant_id, h.dst)) == NULL) {
 		/* Nobody to tunnel to: host unreachable, rate-limited. */
 		icmp_send(tn, ICMP4_UNREACH, ICMP4_UNREACH_HOST, 0, pkt, len);
 		drop(tn, tt, DPD_NO_BINDING);
-		return;
-	}
-	if (!policy_allows(t, pkt, len, &h, false)) {
-		drop(tn, tt, DPD_POLICY);
 		return;
 	}
 	/*
@@ -527,15 +579,72 @@ tun_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- reverse: care-of addresses -> TUN ---- */
 
+/*
+ * The checks every reverse-tunnelled datagram passes (RFC 3024 §5.2), then
+ * delivery into the tenant's device. `udp_src`/`udp_sport` are set for
+ * RFC 3519 tunnels, whose endpoint is the registration's source.
+ */
+static void
+reverse_deliver(struct tunnel *tn, uint8_t *pkt, const struct decap_result *r,
+    bool udp, struct in_addr peer, uint16_t peer_port)
+{
+	const struct tenant *t;
+	const struct binding *b;
+	struct tn_tun *tt;
+	uint8_t *inner;
+
+	if (tn->tenants == NULL ||
+	    (t = tenant_by_home_addr(tn->tenants, r->inner.src)) == NULL) {
+		drop(tn, NULL, DPD_SPOOFED_SOURCE);
+		return;
+	}
+	tt = tun_of(tn, t->id);
+	/* Only from a care-of address of the inner source's binding. */
+	if ((b = binding_lookup(tn->bindings, t->id, r->inner.src)) == NULL) {
+		drop(tn, tt, DPD_SPOOFED_SOURCE);
+		return;
+	}
+	for (; b != NULL; b = b->next) {
+		if (udp ? (b->encap == BIND_ENCAP_UDP &&
+		    b->src.s_addr == peer.s_addr && b->sport == peer_port) :
+		    b->coa.s_addr == peer.s_addr)
+			break;
+	}
+	if (b == NULL) {
+		drop(tn, tt, DPD_WRONG_COA);
+		return;
+	}
+	if (!udp && wire_encap(b->encap) != r->encap &&
+	    !(b->encap == BIND_ENCAP_MINIMAL && r->encap == ENCAP_IPIP)) {
+		drop(tn, tt, DPD_WRONG_ENCAP);
+		return;
+	}
+	if (!(b->flags & BF_REVERSE) || t->reverse_tunnel == RT_DENIED) {
+		drop(tn, tt, DPD_REVERSE_NOT_ALLOWED);
+		return;
+	}
+	inner = pkt + r->inner_off;
+	if (!policy_allows(t, inner, r->inner_len, &r->inner, true)) {
+		drop(tn, tt, DPD_POLICY);
+		return;
+	}
+	if (tt == NULL) {
+		drop(tn, NULL, DPD_NO_TENANT);
+		return;
+	}
+	if (write(tt->fd, inner, r->inner_len) != (ssize_t)r->inner_len) {
+		drop(tn, tt, DPD_SEND_FAILED);
+		return;
+	}
+	tn->c.reverse_tunneled++;
+	tt->c.reverse_tunneled++;
+}
+
 void
 tunnel_reverse(struct tunnel *tn, uint8_t *pkt, size_t len)
 {
 	struct decap_result r;
-	const struct tenant *t;
-	const struct binding *b;
-	struct tn_tun *tt;
 	enum decap_err err;
-	uint8_t *inner;
 
 	err = decap_ip(pkt, len, ENCAP_ANY, &r);
 	if (err != DECAP_OK) {
@@ -548,48 +657,39 @@ tunnel_reverse(struct tunnel *tn, uint8_t *pkt, size_t len)
 		drop(tn, NULL, DPD_NOT_FOR_US);
 		return;
 	}
-	if (tn->tenants == NULL ||
-	    (t = tenant_by_home_addr(tn->tenants, r.inner.src)) == NULL) {
-		drop(tn, NULL, DPD_SPOOFED_SOURCE);
+	reverse_deliver(tn, pkt, &r, false, r.outer.src, 0);
+}
+
+void
+tunnel_set_udp_socket(struct tunnel *tn, int fd, uint16_t port)
+{
+	tn->udp_fd = fd;
+	tn->udp_port = port;
+}
+
+void
+tunnel_udp_input(struct tunnel *tn, uint8_t *buf, size_t len,
+    const struct sockaddr_in *peer)
+{
+	struct decap_udp_outer o;
+	struct decap_result r;
+	enum decap_err err;
+
+	memset(&o, 0, sizeof(o));
+	o.src = peer->sin_addr;
+	o.dst = tn->ha_addr;
+	o.sport = ntohs(peer->sin_port);
+	o.dport = tn->udp_port;
+	o.ttl = 64;
+	/* Only IP-in-IP is granted inside UDP (registration answers 139). */
+	err = decap_udp(buf, 0, len, &o, ENCAP_IPIP, &r);
+	if (err != DECAP_OK) {
+		drop(tn, NULL, err == DECAP_ERR_TTL ? DPD_TTL_EXCEEDED :
+		    DPD_DECAP_MALFORMED);
 		return;
 	}
-	tt = tun_of(tn, t->id);
-	/* RFC 3024 §5.2: only from a care-of address of the inner source. */
-	if ((b = binding_lookup(tn->bindings, t->id, r.inner.src)) == NULL) {
-		drop(tn, tt, DPD_SPOOFED_SOURCE);
-		return;
-	}
-	for (; b != NULL; b = b->next)
-		if (b->coa.s_addr == r.outer.src.s_addr)
-			break;
-	if (b == NULL) {
-		drop(tn, tt, DPD_WRONG_COA);
-		return;
-	}
-	if (wire_encap(b->encap) != r.encap && !(b->encap == BIND_ENCAP_MINIMAL &&
-	    r.encap == ENCAP_IPIP)) {
-		drop(tn, tt, DPD_WRONG_ENCAP);
-		return;
-	}
-	if (!(b->flags & BF_REVERSE) || t->reverse_tunnel == RT_DENIED) {
-		drop(tn, tt, DPD_REVERSE_NOT_ALLOWED);
-		return;
-	}
-	inner = pkt + r.inner_off;
-	if (!policy_allows(t, inner, r.inner_len, &r.inner, true)) {
-		drop(tn, tt, DPD_POLICY);
-		return;
-	}
-	if (tt == NULL) {
-		drop(tn, NULL, DPD_NO_TENANT);
-		return;
-	}
-	if (write(tt->fd, inner, r.inner_len) != (ssize_t)r.inner_len) {
-		drop(tn, tt, DPD_SEND_FAILED);
-		return;
-	}
-	tn->c.reverse_tunneled++;
-	tt->c.reverse_tunneled++;
+	reverse_deliver(tn, buf, &r, true, peer->sin_addr,
+	    ntohs(peer->sin_port));
 }
 
 static void
@@ -674,6 +774,7 @@ tunnel_new(struct ev_loop *loop, struct binding_table *bt, struct in_addr ha,
 	tn->icmp_tokens = ICMP_BURST;
 	tn->icmp_last = ev_now(loop);
 	tn->send_fd = -1;
+	tn->udp_fd = -1;
 	for (int i = 0; i < RX_MAX; i++)
 		tn->rx_fd[i] = -1;
 	/* One IP_HDRINCL socket sends every outer header we build. */

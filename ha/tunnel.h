@@ -73,6 +73,15 @@ const struct dp_counters *tunnel_counters(const struct tunnel *);
 const struct dp_counters *tunnel_tenant_counters(const struct tunnel *,
     uint32_t tenant_id);
 
+/*
+ * RFC 3519 UDP tunnelling shares the registration socket (port 434):
+ * outbound tunnel data is sent on `fd`, inbound MIP Tunnel Data messages
+ * are handed to tunnel_udp_input() by the registration service.
+ */
+void	tunnel_set_udp_socket(struct tunnel *, int fd, uint16_t port);
+void	tunnel_udp_input(struct tunnel *, uint8_t *buf, size_t len,
+	    const struct sockaddr_in *peer);
+
 /* Test seams: one packet in, counted, without the event loop. */
 void	tunnel_forward(struct tunnel *, uint32_t tenant_id, const uint8_t *pkt,
 	    size_t len);

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define UDPIO_SLOT_SIZE	2048	/* registration messages are small */
+#define UDPIO_SLOT_SIZE	4096	/* registration messages are small; larger is truncated and counted */
 
 struct udpio_slot {
 	struct sockaddr_in	 peer;

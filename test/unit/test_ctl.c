@@ -421,7 +421,7 @@ END_TEST
 
 START_TEST(status_lines)
 {
-	char	 buf[CTL_STATUS_MAX + 64], msg[64], big[2000];
+	char	 buf[CTL_STATUS_MAX + 64], msg[64], big[CTL_STATUS_MAX + 2000];
 	size_t	 n;
 
 	ck_assert_uint_eq(ctl_status_encode(buf, sizeof(buf), NULL), 3);
@@ -431,9 +431,9 @@ START_TEST(status_lines)
 	ck_assert_str_eq(buf, "ERR no such tenant\n");
 	ctl_status_encode(buf, sizeof(buf), "");
 	ck_assert_str_eq(buf, "ERR unspecified error\n");
-	/* Multi-line and binary messages become one printable line. */
+	/* Multi-line messages join with "; ", binary becomes "?": one line. */
 	ctl_status_encode(buf, sizeof(buf), "a\nb\tc\x01\xff");
-	ck_assert_str_eq(buf, "ERR a b c??\n");
+	ck_assert_str_eq(buf, "ERR a; b c??\n");
 	/* Long messages are cut at CTL_STATUS_MAX. */
 	memset(big, 'm', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';

@@ -112,6 +112,7 @@ teardown(void)
 {
 	char cmd[300];
 
+	reg_free(&reg);
 	binding_table_free(bt);
 	ev_loop_destroy(loop);
 	tenant_set_free(ts);
