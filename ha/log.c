@@ -9,9 +9,20 @@
 
 #include "log.h"
 
-/* Per class: up to LOG_RL_BURST lines at once, refilled at LOG_RL_RATE/s. */
-#define LOG_RL_BURST	200
-#define LOG_RL_RATE	50
+/*
+ * Per class: up to `burst` lines at once, refilled at `rate` per second.
+ * Accepted registrations are the operator's audit trail and get a generous
+ * budget; what remote garbage can trigger gets a small one.
+ */
+static const struct {
+	double	rate;
+	double	burst;
+} log_rl_limits[LOG_CLASS_MAX] = {
+	[LOG_CLASS_REG_OK] = { 1000, 2000 },
+	[LOG_CLASS_REG_DENY] = { 50, 200 },
+	[LOG_CLASS_REG_DROP] = { 50, 200 },
+	[LOG_CLASS_DATA] = { 20, 100 },
+};
 
 struct log_bucket {
 	double		 tokens;
@@ -37,7 +48,7 @@ log_init(const char *ident, bool foreground, int verbosity)
 	/* Default: decisions (info) are logged; -v adds debug. */
 	log_max_prio = verbosity > 0 ? LOG_DEBUG : LOG_INFO;
 	for (int i = 0; i < LOG_CLASS_MAX; i++) {
-		log_buckets[i].tokens = LOG_RL_BURST;
+		log_buckets[i].tokens = log_rl_limits[i].burst;
 		log_buckets[i].last = -1;
 		log_buckets[i].suppressed = 0;
 	}
@@ -90,25 +101,24 @@ log_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-void
-log_rl(enum log_class cls, int prio, const char *fmt, ...)
+bool
+log_rl_take(enum log_class cls, int prio)
 {
 	struct log_bucket *b = &log_buckets[cls];
 	double now;
-	va_list ap;
 
 	if (!log_enabled(prio))
-		return;
+		return false;
 	now = log_now();
 	if (b->last >= 0) {
-		b->tokens += (now - b->last) * LOG_RL_RATE;
-		if (b->tokens > LOG_RL_BURST)
-			b->tokens = LOG_RL_BURST;
+		b->tokens += (now - b->last) * log_rl_limits[cls].rate;
+		if (b->tokens > log_rl_limits[cls].burst)
+			b->tokens = log_rl_limits[cls].burst;
 	}
 	b->last = now;
 	if (b->tokens < 1) {
 		b->suppressed++;
-		return;
+		return false;
 	}
 	b->tokens -= 1;
 	if (b->suppressed > 0) {
@@ -116,6 +126,16 @@ log_rl(enum log_class cls, int prio, const char *fmt, ...)
 		    b->suppressed, log_class_names[cls]);
 		b->suppressed = 0;
 	}
+	return true;
+}
+
+void
+log_rl(enum log_class cls, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_rl_take(cls, prio))
+		return;
 	va_start(ap, fmt);
 	log_vmsg(prio, fmt, ap);
 	va_end(ap);

@@ -28,6 +28,11 @@ void	log_msg(int prio, const char *fmt, ...)
 void	log_rl(enum log_class, int prio, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 bool	log_enabled(int prio);
+/*
+ * Take a token of the class's bucket: true when a line may be logged now.
+ * Lets a caller skip formatting entirely while a flood is suppressed.
+ */
+bool	log_rl_take(enum log_class, int prio);
 
 #define log_err(...)	log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_WARNING, __VA_ARGS__)

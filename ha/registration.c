@@ -165,12 +165,12 @@ count_drop(struct reg_service *r, struct reg_req *rq, enum reg_drop why)
 	r->counters.dropped[why]++;
 	if (rq->tenant != NULL)
 		rq->tenant->counters.dropped[why]++;
-	if (!log_enabled(LOG_INFO))
+	if (!log_rl_take(LOG_CLASS_REG_DROP, LOG_INFO))
 		return;
 	fmt_addr(rq->src->sin_addr, src);
 	fmt_addr(rq->q.f.home_addr, hoa);
 	fmt_addr(rq->q.f.coa, coa);
-	log_rl(LOG_CLASS_REG_DROP, LOG_INFO,
+	log_msg(LOG_INFO,
 	    "tenant %s: discarded request HoA %s CoA %s from %s:%u: %s",
 	    rq->tenant != NULL ? rq->tenant->name : "-", hoa, coa, src,
 	    ntohs(rq->src->sin_port), drop_names[why]);
@@ -182,13 +182,14 @@ log_decision(struct reg_req *rq, const char *what)
 	char src[INET_ADDRSTRLEN], hoa[INET_ADDRSTRLEN], coa[INET_ADDRSTRLEN];
 	bool ok = MIP_CODE_IS_SUCCESS(rq->code);
 
-	if (!log_enabled(LOG_INFO))
+	/* Take the token first: no formatting while a flood is suppressed. */
+	if (!log_rl_take(ok ? LOG_CLASS_REG_OK : LOG_CLASS_REG_DENY,
+	    ok ? LOG_INFO : LOG_NOTICE))
 		return;
 	fmt_addr(rq->src->sin_addr, src);
 	fmt_addr(rq->hoa.s_addr != 0 ? rq->hoa : rq->q.f.home_addr, hoa);
 	fmt_addr(rq->q.f.coa, coa);
-	log_rl(ok ? LOG_CLASS_REG_OK : LOG_CLASS_REG_DENY,
-	    ok ? LOG_INFO : LOG_NOTICE,
+	log_msg(ok ? LOG_INFO : LOG_NOTICE,
 	    "tenant %s: %s HoA %s CoA %s from %s:%u lifetime %u code %u (%s)",
 	    rq->tenant->name, what, hoa, coa, src, ntohs(rq->src->sin_port),
 	    rq->lifetime, rq->code, mip_code_str(rq->code));
