@@ -69,6 +69,7 @@ struct binding {
 	uint32_t		 gre_key;
 	uint16_t		 sport;
 	uint16_t		 lifetime;	/* granted, seconds */
+	uint16_t		 path_mtu;	/* RFC 2003 §5.1 soft state; 0: link MTU */
 	uint8_t			 encap;		/* enum binding_encap */
 	uint8_t			 flags;		/* BF_* */
 	uint8_t			 state;		/* enum binding_state */

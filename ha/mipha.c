@@ -16,6 +16,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -330,6 +333,39 @@ tunnel_data_cb(void *arg, uint8_t *buf, size_t len, const struct sockaddr_in *pe
 	tunnel_udp_input(arg, buf, len, peer);
 }
 
+/*
+ * The MTU of the interface holding the HA address: outer datagrams to
+ * care-of addresses leave through it in the usual set-up (1500 if unknown).
+ */
+static unsigned
+ha_link_mtu(struct in_addr ha)
+{
+	struct ifaddrs *ifa, *i;
+	struct ifreq ifr;
+	unsigned mtu = 1500;
+	int fd;
+
+	if (getifaddrs(&ifa) == -1)
+		return mtu;
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) != -1) {
+		for (i = ifa; i != NULL; i = i->ifa_next) {
+			if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET ||
+			    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr !=
+			    ha.s_addr)
+				continue;
+			memset(&ifr, 0, sizeof(ifr));
+			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s",
+			    i->ifa_name);
+			if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 576)
+				mtu = (unsigned)ifr.ifr_mtu;
+			break;
+		}
+		close(fd);
+	}
+	freeifaddrs(ifa);
+	return mtu;
+}
+
 /* ---- signals ---- */
 
 static void
@@ -478,6 +514,7 @@ main(int argc, char *argv[])
 	ev_signal sighup, sigterm, sigint;
 	char err[512];
 	bool pidfile_written = false;
+	unsigned link_mtu;
 
 	parse_options(argc, argv, &o);
 	memset(d, 0, sizeof(*d));
@@ -545,15 +582,17 @@ main(int argc, char *argv[])
 		return EXIT_RUNTIME;
 	}
 	/* The data plane: raw tunnel sockets, then each tenant's device. */
+	link_mtu = ha_link_mtu(d->conf->ha.address);
 	if ((d->tunnel = tunnel_new(d->loop, d->bindings, d->conf->ha.address,
-	    1500, err, sizeof(err))) == NULL) {
+	    link_mtu, err, sizeof(err))) == NULL) {
 		log_err("%s", err);
 		return EXIT_RUNTIME;
 	}
 	tunnel_set_tenants(d->tunnel, d->tenants);
 	tunnel_set_udp_socket(d->tunnel, d->reg.io.fd, d->conf->ha.port);
 	reg_set_tunnel_data(&d->reg, tunnel_data_cb, d->tunnel);
-	if (netsetup_init(&netsetup_state, d->tunnel, d->bindings, err,
+	if (netsetup_init(&netsetup_state, d->loop, d->tunnel, d->bindings,
+	    link_mtu, err,
 	    sizeof(err)) == -1 ||
 	    netsetup_sync(&netsetup_state, d->tenants, err, sizeof(err)) == -1) {
 		log_err("%s", err);

@@ -43,32 +43,28 @@ ns_find(struct netsetup *ns, uint32_t id)
 }
 
 /*
- * RFC 5944 §4.6: a gratuitous ARP announcing the HA's link-layer address
- * for the home address, so hosts on the home link update their caches.
+ * RFC 5944 §4.6: a gratuitous ARP Reply announcing the HA's link-layer
+ * address for the home address: sender and target protocol address are the
+ * home address, sender and target hardware address the HA's. Broadcast on
+ * the home link; the socket (SOCK_DGRAM) adds the Ethernet header.
  */
 static void
-gratuitous_arp(struct netsetup *ns, const struct ns_tenant *nt,
+garp_send(struct netsetup *ns, int ifindex, const char *ifname,
     struct in_addr hoa)
 {
 	struct sockaddr_ll sll;
 	struct ifreq ifr;
-	uint8_t frame[42];
-	uint8_t *arp = frame + 14;
+	uint8_t arp[28];
 
 	if (ns->arp_fd == -1)
 		return;
 	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", nt->home_if);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	if (ioctl(ns->arp_fd, SIOCGIFHWADDR, &ifr) == -1) {
 		log_rl(LOG_CLASS_DATA, LOG_WARNING, "%s: no hardware address: %s",
-		    nt->home_if, strerror(errno));
+		    ifname, strerror(errno));
 		return;
 	}
-	/* Ethernet: broadcast, from us, ARP. */
-	memset(frame, 0xff, 6);
-	memcpy(frame + 6, ifr.ifr_hwaddr.sa_data, 6);
-	put_be16(frame + 12, ETH_P_ARP);
-	/* ARP reply, sender = target = the home address (RFC 5944 §4.6). */
 	put_be16(arp + 0, ARPHRD_ETHER);
 	put_be16(arp + 2, ETH_P_IP);
 	arp[4] = 6;
@@ -76,18 +72,63 @@ gratuitous_arp(struct netsetup *ns, const struct ns_tenant *nt,
 	put_be16(arp + 6, ARPOP_REPLY);
 	memcpy(arp + 8, ifr.ifr_hwaddr.sa_data, 6);
 	memcpy(arp + 14, &hoa, 4);
-	memset(arp + 18, 0xff, 6);
+	memcpy(arp + 18, ifr.ifr_hwaddr.sa_data, 6);
 	memcpy(arp + 24, &hoa, 4);
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
 	sll.sll_protocol = htons(ETH_P_ARP);
-	sll.sll_ifindex = nt->home_ifindex;
+	sll.sll_ifindex = ifindex;
 	sll.sll_halen = 6;
 	memset(sll.sll_addr, 0xff, 6);
-	if (sendto(ns->arp_fd, frame, sizeof(frame), 0, (struct sockaddr *)&sll,
+	if (sendto(ns->arp_fd, arp, sizeof(arp), 0, (struct sockaddr *)&sll,
 	    sizeof(sll)) == -1)
 		log_rl(LOG_CLASS_DATA, LOG_WARNING, "gratuitous ARP on %s: %s",
-		    nt->home_if, strerror(errno));
+		    ifname, strerror(errno));
+}
+
+/* §4.6: SHOULD be retransmitted a small number of times. */
+#define GARP_REPEAT	3
+#define GARP_INTERVAL	1.0
+
+static void
+garp_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct netsetup *ns = w->data;
+	unsigned kept = 0;
+
+	(void)loop;
+	(void)revents;
+	for (unsigned i = 0; i < ns->ngarp; i++) {
+		struct ns_garp *g = &ns->garp[i];
+		struct ns_tenant *nt = ns_find(ns, g->tenant_id);
+
+		if (nt == NULL || nt->home_ifindex != g->ifindex)
+			continue;
+		garp_send(ns, g->ifindex, nt->home_if, g->hoa);
+		if (--g->left > 0)
+			ns->garp[kept++] = *g;
+	}
+	ns->ngarp = kept;
+	if (kept == 0)
+		ev_timer_stop(ns->loop, &ns->garp_timer);
+}
+
+static void
+gratuitous_arp(struct netsetup *ns, const struct ns_tenant *nt,
+    struct in_addr hoa)
+{
+	garp_send(ns, nt->home_ifindex, nt->home_if, hoa);
+	if (ns->loop == NULL || ns->ngarp == NETSETUP_GARP_MAX)
+		return;
+	ns->garp[ns->ngarp].tenant_id = nt->id;
+	ns->garp[ns->ngarp].ifindex = nt->home_ifindex;
+	ns->garp[ns->ngarp].hoa = hoa;
+	ns->garp[ns->ngarp].left = GARP_REPEAT - 1;
+	ns->ngarp++;
+	if (!ev_is_active(&ns->garp_timer)) {
+		ev_timer_set(&ns->garp_timer, GARP_INTERVAL, GARP_INTERVAL);
+		ev_timer_start(ns->loop, &ns->garp_timer);
+	}
 }
 
 /* Binding-table subscriber: proxy ARP while a node is away from home. */
@@ -123,10 +164,12 @@ netsetup_binding_event(void *arg, enum binding_event ev,
 }
 
 int
-netsetup_init(struct netsetup *ns, struct tunnel *tn, struct binding_table *bt,
-    char *err, size_t errlen)
+netsetup_init(struct netsetup *ns, struct ev_loop *loop, struct tunnel *tn,
+    struct binding_table *bt, unsigned link_mtu, char *err, size_t errlen)
 {
 	memset(ns, 0, sizeof(*ns));
+	ns->loop = loop;
+	ns->link_mtu = link_mtu;
 	ns->tunnel = tn;
 	ns->bindings = bt;
 	ns->arp_fd = -1;
@@ -146,8 +189,9 @@ netsetup_init(struct netsetup *ns, struct tunnel *tn, struct binding_table *bt,
 		log_warn("cannot disable ICMP redirects: %s", route_error(&ns->rt));
 	ns->arp_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
 	if (ns->arp_fd == -1)
-		ns->arp_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC,
-		    htons(ETH_P_ARP));
+		log_warn("no packet socket for gratuitous ARP: %s", strerror(errno));
+	ev_init(&ns->garp_timer, garp_timer_cb);
+	ns->garp_timer.data = ns;
 	if (binding_subscribe(bt, netsetup_binding_event, ns) == -1) {
 		snprintf(err, errlen, "cannot subscribe to the binding table");
 		return -1;
@@ -168,6 +212,23 @@ disable_ipv6(const char *ifname)
 		return;		/* no IPv6 in this kernel: nothing to disable */
 	fputs("1\n", f);
 	fclose(f);
+}
+
+unsigned
+netsetup_tunnel_mtu(unsigned link_mtu, unsigned encaps)
+{
+	static const unsigned overhead[BIND_ENCAP_MAX] = {
+		[BIND_ENCAP_IPIP] = 20,		/* RFC 2003 */
+		[BIND_ENCAP_GRE] = 24,		/* RFC 2784, no key sent */
+		[BIND_ENCAP_MINIMAL] = 12,	/* RFC 2004, S set */
+		[BIND_ENCAP_UDP] = 32,		/* RFC 3519: IP, UDP, MIP header */
+	};
+	unsigned worst = 20;
+
+	for (int e = 0; e < BIND_ENCAP_MAX; e++)
+		if ((encaps & (1u << e)) && overhead[e] > worst)
+			worst = overhead[e];
+	return link_mtu > worst + 576 ? link_mtu - worst : 576;
 }
 
 static void
@@ -201,7 +262,7 @@ ns_install(struct netsetup *ns, const struct tenant *t, struct ns_tenant *nt,
 	snprintf(nt->tun, sizeof(nt->tun), "%s", t->tun_name);
 	snprintf(nt->home_if, sizeof(nt->home_if), "%s", t->home_interface);
 	nt->spec.tun_name = nt->tun;
-	nt->spec.mtu = NETSETUP_TUN_MTU;
+	nt->spec.mtu = netsetup_tunnel_mtu(ns->link_mtu, t->encaps);
 	nt->spec.home_net = t->home_network.addr;
 	nt->spec.home_plen = t->home_network.len;
 	nt->spec.table = t->table;
@@ -280,6 +341,7 @@ netsetup_sync(struct netsetup *ns, struct tenant_set *ts, char *err,
 			want.home_plen = t->home_network.len;
 			want.table = t->table;
 			want.vpn_gateway = t->vpn_gateway;
+			want.mtu = netsetup_tunnel_mtu(ns->link_mtu, t->encaps);
 			if (spec_equal(&want, &nt->spec) &&
 			    strcmp(t->home_interface, nt->home_if) == 0) {
 				/*
@@ -288,8 +350,9 @@ netsetup_sync(struct netsetup *ns, struct tenant_set *ts, char *err,
 				 * and repairs anything removed by hand.
 				 */
 				if (route_tenant_install(&ns->rt, &nt->spec) == -1) {
-					log_warn("tenant %s: %s", t->name,
-					    route_error(&ns->rt));
+					snprintf(err, errlen, "tenant %s: %s",
+					    t->name, route_error(&ns->rt));
+					log_warn("%s", err);
 					rc = -1;
 				}
 				continue;
@@ -364,6 +427,8 @@ netsetup_shutdown(struct netsetup *ns)
 		route_close(&ns->rt);
 		ns->rt_open = false;
 	}
+	if (ns->loop != NULL)
+		ev_timer_stop(ns->loop, &ns->garp_timer);
 	if (ns->arp_fd != -1)
 		close(ns->arp_fd);
 	ns->arp_fd = -1;

@@ -17,17 +17,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ev.h>
+
 #include "route.h"
 
 struct binding_table;
 struct tenant_set;
 struct tunnel;
 
-#define NETSETUP_TUN_MTU	1480	/* 1500 minus the IP-in-IP header */
+/*
+ * A tenant's TUN MTU is its tunnel MTU: the link MTU towards care-of
+ * addresses minus the largest overhead among the encapsulations the tenant
+ * permits (IP-in-IP 20, GRE 24, minimal 12, RFC 3519 UDP 32), so the
+ * kernel's first fragmentation-needed is right whatever a node negotiated
+ * (RFC 2003 §5.1). mipha checks each binding's own MTU again.
+ */
 
 struct ns_tenant;
 
+/* A gratuitous ARP still to be repeated. */
+struct ns_garp {
+	uint32_t		 tenant_id;
+	int			 ifindex;
+	struct in_addr		 hoa;
+	unsigned		 left;
+};
+#define NETSETUP_GARP_MAX	1024
+
 struct netsetup {
+	struct ev_loop		*loop;
+	ev_timer		 garp_timer;
+	struct ns_garp		 garp[NETSETUP_GARP_MAX];
+	unsigned		 ngarp;
 	struct route_ctx	 rt;
 	bool			 rt_open;
 	struct tunnel		*tunnel;
@@ -37,10 +58,12 @@ struct netsetup {
 	size_t			 n;
 	int			 arp_fd;	/* AF_PACKET, for gratuitous ARP */
 	uint64_t		 proxy_errors;
+	unsigned		 link_mtu;	/* towards care-of addresses */
 };
 
-int	netsetup_init(struct netsetup *, struct tunnel *, struct binding_table *,
-	    char *err, size_t errlen);
+int	netsetup_init(struct netsetup *, struct ev_loop *, struct tunnel *,
+	    struct binding_table *, unsigned link_mtu, char *err, size_t errlen);
+unsigned netsetup_tunnel_mtu(unsigned link_mtu, unsigned encaps);
 /* Install what `ts` needs and remove what it no longer has. */
 int	netsetup_sync(struct netsetup *, struct tenant_set *, char *err,
 	    size_t errlen);

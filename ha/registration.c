@@ -261,6 +261,7 @@ deny(struct reg_service *r, struct reg_req *rq, uint8_t code, uint8_t *out,
 		return 0;
 	}
 	rq->code = code;
+	rq->udp_reply = false;	/* RFC 3519: no tunnelling for a denial */
 	rq->lifetime = 0;
 	/*
 	 * §5.7: the reply Identification follows the replay method. A 133

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/icmp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,7 +45,7 @@
 #define ICMP_RATE	100		/* ICMP errors per second ... */
 #define ICMP_BURST	200		/* ... after a burst of this many */
 
-enum { RX_IPIP, RX_GRE, RX_MINENC, RX_MAX };
+enum { RX_IPIP, RX_GRE, RX_MINENC, RX_ICMP, RX_MAX };
 
 struct tn_slot {
 	uint8_t		 buf[TN_SLOT];
@@ -70,6 +71,7 @@ struct tunnel {
 	uint16_t		 ip_id;
 	int			 send_fd;
 	int			 udp_fd;	/* the registration socket */
+	int			 mtu_fd;	/* UDP, connected only to ask IP_MTU */
 	uint16_t		 udp_port;
 	int			 rx_fd[RX_MAX];
 	ev_io			 rx_w[RX_MAX];
@@ -88,6 +90,10 @@ struct tunnel {
 	uint8_t			 scratch[TN_SLOT];
 	uint8_t			 frag[TN_SLOT];
 	uint8_t			 quote[TN_SLOT];
+	/* A frag-needed to send once the ring has been flushed. */
+	uint8_t			 pend[TN_SLOT];
+	size_t			 pend_len;
+	uint16_t		 pend_mtu;
 	/* ICMP token bucket */
 	double			 icmp_tokens;
 	ev_tstamp		 icmp_last;
@@ -155,8 +161,12 @@ is_vpn_traffic(const uint8_t *pkt, size_t len, const struct ip4_hdr *h,
 	if ((to_gw ? h->dst.s_addr : h->src.s_addr) != gw.s_addr)
 		return false;
 	if (ip4_is_fragment(h) && (h->frag & IP4_OFFMASK) != 0)
-		/* Later fragments carry no ports; only ESP may pass them. */
-		return h->proto == IP4_PROTO_ESP;
+		/*
+		 * Later fragments carry no ports. To or from the gateway only,
+		 * ESP or UDP may pass them: large IKE_AUTH messages and
+		 * UDP-encapsulated ESP (RFC 3948) arrive fragmented.
+		 */
+		return h->proto == IP4_PROTO_ESP || h->proto == IP4_PROTO_UDP;
 	if (h->proto == IP4_PROTO_ESP)
 		return true;
 	if (h->proto != IP4_PROTO_UDP || l4len < 4)
@@ -203,6 +213,64 @@ policy_allows(const struct tenant *t, const uint8_t *pkt, size_t len,
 
 /* ---- sending ---- */
 
+static unsigned
+route_mtu(struct tunnel *tn, struct in_addr dst)
+{
+	struct sockaddr_in sin;
+	struct sockaddr unspec;
+	int mtu = 0;
+	socklen_t len = sizeof(mtu);
+
+	if (tn->mtu_fd == -1)
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(9);
+	sin.sin_addr = dst;
+	if (connect(tn->mtu_fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockopt(tn->mtu_fd, IPPROTO_IP, IP_MTU, &mtu, &len) == -1)
+		mtu = 0;
+	memset(&unspec, 0, sizeof(unspec));
+	unspec.sa_family = AF_UNSPEC;
+	(void)connect(tn->mtu_fd, &unspec, sizeof(unspec));
+	return mtu >= IP4_MIN_MTU ? (unsigned)mtu : 0;
+}
+
+static void icmp_send(struct tunnel *, uint8_t, uint8_t, uint16_t,
+    const uint8_t *, size_t);
+
+/*
+ * The kernel refused a tunnel packet as larger than the route's MTU (a
+ * link narrower than we assumed, or a learnt path MTU): remember the MTU
+ * for the binding (RFC 2003 §5.1 soft state), and tell a DF sender.
+ */
+static void
+learn_link_mtu(struct tunnel *tn, const struct tn_slot *s)
+{
+	struct decap_result r;
+	const struct tenant *t;
+	struct binding *b;
+	unsigned mtu;
+
+	if (s->len > sizeof(tn->frag))
+		return;
+	memcpy(tn->frag, s->pkt, s->len);
+	if (decap_ip(tn->frag, s->len, ENCAP_ANY, &r) != DECAP_OK ||
+	    tn->tenants == NULL ||
+	    (t = tenant_by_home_addr(tn->tenants, r.inner.dst)) == NULL ||
+	    (b = binding_lookup_coa(tn->bindings, t->id, r.inner.dst,
+	    r.outer.dst)) == NULL ||
+	    (mtu = route_mtu(tn, r.outer.dst)) == 0 || mtu >= s->len)
+		return;
+	b->path_mtu = (uint16_t)mtu;
+	if ((r.inner.frag & IP4_DF) && tn->pend_len == 0) {
+		/* Sent after the flush: the ring is busy now. */
+		memcpy(tn->pend, tn->frag + r.inner_off, r.inner_len);
+		tn->pend_len = r.inner_len;
+		tn->pend_mtu = (uint16_t)(mtu - (s->len - r.inner_len));
+	}
+}
+
 void
 tunnel_flush(struct tunnel *tn)
 {
@@ -223,8 +291,11 @@ tunnel_flush(struct tunnel *tn)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EMSGSIZE)
+				learn_link_mtu(tn, &tn->tx[sent]);
 			/* Skip the datagram the kernel refused and go on. */
-			drop(tn, NULL, DPD_SEND_FAILED);
+			drop(tn, NULL, errno == EMSGSIZE ? DPD_TOO_BIG :
+			    DPD_SEND_FAILED);
 			if (tn->c.tunneled > 0)
 				tn->c.tunneled--;
 			sent++;
@@ -233,6 +304,15 @@ tunnel_flush(struct tunnel *tn)
 		sent += (unsigned)n;
 	}
 	tn->ntx = 0;
+	if (tn->pend_len > 0) {
+		size_t len = tn->pend_len;
+
+		tn->pend_len = 0;
+		icmp_send(tn, ICMP4_UNREACH, ICMP4_UNREACH_NEEDFRAG, tn->pend_mtu,
+		    tn->pend, len);
+		if (tn->ntx > 0)
+			tunnel_flush(tn);
+	}
 }
 
 /* The next free send slot, flushing the ring when it is full. */
@@ -322,13 +402,19 @@ wire_encap(uint8_t bind_encap)
 	}
 }
 
+/*
+ * RFC 2003 §3.2 (routing loops): a datagram from the tunnel's exit point
+ * must not be sent back into the tunnel. Our own address is not checked:
+ * ICMP errors this host's kernel sends to a home address (time exceeded,
+ * fragmentation needed) must reach the node.
+ */
 static bool
-h_src_is_endpoint(const uint8_t *pkt, struct in_addr ha, struct in_addr coa)
+h_src_is_endpoint(const uint8_t *pkt, struct in_addr coa)
 {
 	struct in_addr src;
 
 	memcpy(&src, pkt + 12, 4);	/* ip4_parse() checked the header */
-	return src.s_addr == ha.s_addr || src.s_addr == coa.s_addr;
+	return src.s_addr == coa.s_addr;
 }
 
 static void
@@ -352,7 +438,7 @@ params_for(struct tunnel *tn, const struct binding *b, enum encap_type type,
 	p->src = tn->ha_addr;
 	p->dst = b->coa;
 	p->ttl = TN_TTL;
-	p->mtu = tn->mtu;
+	p->mtu = b->path_mtu != 0 && b->path_mtu < tn->mtu ? b->path_mtu : tn->mtu;
 	p->ip_id = &tn->ip_id;
 }
 
@@ -363,6 +449,19 @@ params_for(struct tunnel *tn, const struct binding *b, enum encap_type type,
  * and the inner IP header ourselves. Sent at once: this path is for nodes
  * behind NATs, not the bulk path.
  */
+static void
+udp_send(struct tunnel *tn, struct tn_tun *tt, const struct encap_result *r,
+    const struct sockaddr_in *to)
+{
+	if (sendto(tn->udp_fd, r->pkt + r->udp_payload, r->len - r->udp_payload,
+	    0, (const struct sockaddr *)to, sizeof(*to)) == -1) {
+		drop(tn, tt, DPD_SEND_FAILED);
+		return;
+	}
+	tn->c.tunneled++;
+	tt->c.tunneled++;
+}
+
 static bool
 forward_udp(struct tunnel *tn, struct tn_tun *tt, const struct binding *b,
     struct tn_slot *s, size_t headroom, size_t len)
@@ -388,23 +487,39 @@ forward_udp(struct tunnel *tn, struct tn_tun *tt, const struct binding *b,
 		drop(tn, tt, DPD_TOO_BIG);
 		return false;
 	}
-	if (err != ENCAP_OK) {
-		/* Fragmenting inside UDP tunnels is left to the sender (PMTU). */
-		drop(tn, tt, err == ENCAP_ERR_FRAG_NEEDED ? DPD_TOO_BIG :
-		    DPD_DECAP_MALFORMED);
-		return false;
-	}
 	memset(&to, 0, sizeof(to));
 	to.sin_family = AF_INET;
 	to.sin_addr = b->src;
 	to.sin_port = htons(b->sport);
-	if (sendto(tn->udp_fd, r.pkt + r.udp_payload, r.len - r.udp_payload, 0,
-	    (struct sockaddr *)&to, sizeof(to)) == -1) {
-		drop(tn, tt, DPD_SEND_FAILED);
+	if (err == ENCAP_ERR_FRAG_NEEDED) {
+		/* RFC 3519 §4.8: fragment the inner datagram, then tunnel. */
+		struct ip4_frag f;
+		uint16_t mtu = r.mtu;
+
+		memcpy(tn->frag, s->buf + headroom, len);
+		if (ip4_frag_init(&f, tn->frag, len, mtu) != IP4_OK) {
+			drop(tn, tt, DPD_TOO_BIG);
+			return false;
+		}
+		for (;;) {
+			size_t flen = ip4_frag_next(&f, s->buf + ENCAP_HEADROOM,
+			    sizeof(s->buf) - ENCAP_HEADROOM);
+
+			if (flen == 0)
+				return false;
+			if (encap_packet(s->buf, ENCAP_HEADROOM, flen, &p, &r) !=
+			    ENCAP_OK) {
+				drop(tn, tt, DPD_TOO_BIG);
+				return false;
+			}
+			udp_send(tn, tt, &r, &to);
+		}
+	}
+	if (err != ENCAP_OK) {
+		drop(tn, tt, DPD_DECAP_MALFORMED);
 		return false;
 	}
-	tn->c.tunneled++;
-	tt->c.tunneled++;
+	udp_send(tn, tt, &r, &to);
 	return false;	/* the slot was not queued: it may be reused */
 }
 
@@ -424,7 +539,7 @@ forward_one(struct tunnel *tn, struct tn_tun *tt, const struct binding *b,
 	enum encap_err err;
 
 	/* RFC 2003 §3.2: never tunnel a datagram back to where it came from. */
-	if (h_src_is_endpoint(s->buf + headroom, tn->ha_addr, b->coa)) {
+	if (h_src_is_endpoint(s->buf + headroom, b->coa)) {
 		drop(tn, tt, DPD_DECAP_MALFORMED);
 		return false;
 	}
@@ -692,6 +807,49 @@ tunnel_udp_input(struct tunnel *tn, uint8_t *buf, size_t len,
 	    ntohs(peer->sin_port));
 }
 
+/*
+ * RFC 2003 §4: an ICMP error about one of our tunnel packets, from a
+ * router between us and a care-of address. Learn the tunnel's MTU (soft
+ * state, §5.1) and relay the error to the sender of the inner datagram.
+ */
+static void
+tunnel_icmp(struct tunnel *tn, uint8_t *pkt, size_t len)
+{
+	struct encap_icmp r;
+	struct ip4_hdr h;
+	const struct tenant *t;
+	struct binding *b;
+	struct tn_slot *s;
+	size_t n;
+
+	if (ip4_parse(pkt, len, &h) != IP4_OK || h.proto != IP4_PROTO_ICMP)
+		return;
+	if (encap_icmp_parse(pkt + h.hlen, len - h.hlen, &r, tn->quote,
+	    sizeof(tn->quote)) != ENCAP_ICMP_OK)
+		return;		/* not about a tunnel packet: not ours */
+	/* Believe it only for a tunnel we run to a bound care-of address. */
+	if (r.outer.src.s_addr != tn->ha_addr.s_addr || !r.inner_present ||
+	    tn->tenants == NULL ||
+	    (t = tenant_by_home_addr(tn->tenants, r.inner.dst)) == NULL ||
+	    (b = (struct binding *)binding_lookup_coa(tn->bindings, t->id,
+	    r.inner.dst, r.outer.dst)) == NULL)
+		return;
+	if (r.type == ICMP4_UNREACH && r.code == ICMP4_UNREACH_NEEDFRAG &&
+	    r.mtu >= IP4_MIN_MTU && r.mtu < tn->mtu)
+		b->path_mtu = r.mtu;
+	if (!r.relay || !icmp_allowed(tn))
+		return;
+	r.relay_err.src = tn->ha_addr;
+	r.relay_err.id = tn->ip_id++;
+	s = tx_slot(tn);
+	n = icmp4_build_error(s->buf, sizeof(s->buf), &r.relay_err, tn->quote,
+	    r.quote_len);
+	if (n == 0)
+		return;
+	tx_queue(tn, s, s->buf, n, r.inner.src);
+	tn->c.icmp_sent++;
+}
+
 static void
 rx_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -719,13 +877,36 @@ rx_cb(struct ev_loop *loop, ev_io *w, int revents)
 				drop(tn, NULL, DPD_DECAP_MALFORMED);
 				continue;
 			}
-			tunnel_reverse(tn, tn->rx[i].buf, tn->rx_hdr[i].msg_len);
+			if (fd == tn->rx_fd[RX_ICMP])
+				tunnel_icmp(tn, tn->rx[i].buf, tn->rx_hdr[i].msg_len);
+			else
+				tunnel_reverse(tn, tn->rx[i].buf,
+				    tn->rx_hdr[i].msg_len);
 		}
 		if (n < TN_BATCH)
 			break;
 	}
 	/* ICMP errors queued while decapsulating. */
 	tunnel_flush(tn);
+}
+
+/*
+ * The route's MTU towards a new care-of address (the kernel's path MTU
+ * cache included): a narrower link than the HA's own must not turn into
+ * silent EMSGSIZE losses. Asked once per new binding, not per packet.
+ */
+static void
+tunnel_binding_event(void *arg, enum binding_event ev, const struct binding *cb)
+{
+	struct tunnel *tn = arg;
+	struct binding *b = (struct binding *)cb;	/* soft state is ours */
+	unsigned mtu;
+
+	if (ev != BEV_ADDED)
+		return;
+	mtu = route_mtu(tn, b->encap == BIND_ENCAP_UDP ? b->src : b->coa);
+	if (mtu != 0 && mtu < tn->mtu)
+		b->path_mtu = (uint16_t)mtu;
 }
 
 /* ---- set-up ---- */
@@ -754,6 +935,7 @@ tunnel_new(struct ev_loop *loop, struct binding_table *bt, struct in_addr ha,
 		[RX_IPIP] = IP4_PROTO_IPIP,
 		[RX_GRE] = IP4_PROTO_GRE,
 		[RX_MINENC] = IP4_PROTO_MINENC,
+		[RX_ICMP] = IP4_PROTO_ICMP,
 	};
 	struct tunnel *tn;
 	int one = 1;
@@ -773,8 +955,16 @@ tunnel_new(struct ev_loop *loop, struct binding_table *bt, struct in_addr ha,
 	tn->mtu = mtu;
 	tn->icmp_tokens = ICMP_BURST;
 	tn->icmp_last = ev_now(loop);
+	if (binding_subscribe(bt, tunnel_binding_event, tn) == -1) {
+		free(tn->tx);
+		free(tn->rx);
+		free(tn);
+		snprintf(err, errlen, "cannot subscribe to the binding table");
+		return NULL;
+	}
 	tn->send_fd = -1;
 	tn->udp_fd = -1;
+	tn->mtu_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	for (int i = 0; i < RX_MAX; i++)
 		tn->rx_fd[i] = -1;
 	/* One IP_HDRINCL socket sends every outer header we build. */
@@ -788,6 +978,14 @@ tunnel_new(struct ev_loop *loop, struct binding_table *bt, struct in_addr ha,
 	for (int i = 0; i < RX_MAX; i++) {
 		if ((tn->rx_fd[i] = raw_socket(protos[i], err, errlen)) == -1)
 			goto fail;
+		if (i == RX_ICMP) {
+			/* Only errors matter here (RFC 2003 §4). */
+			uint32_t block = ~((1u << ICMP4_UNREACH) |
+			    (1u << ICMP4_TIME_EXCEEDED) | (1u << ICMP4_PARAM_PROBLEM));
+
+			(void)setsockopt(tn->rx_fd[i], SOL_RAW, ICMP_FILTER,
+			    &block, sizeof(block));
+		}
 		ev_io_init(&tn->rx_w[i], rx_cb, tn->rx_fd[i], EV_READ);
 		tn->rx_w[i].data = tn;
 		ev_io_start(loop, &tn->rx_w[i]);
@@ -882,6 +1080,8 @@ tunnel_free(struct tunnel *tn)
 	}
 	if (tn->send_fd != -1)
 		close(tn->send_fd);
+	if (tn->mtu_fd != -1)
+		close(tn->mtu_fd);
 	free(tn->tx);
 	free(tn->rx);
 	free(tn);
