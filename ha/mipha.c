@@ -392,9 +392,16 @@ sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
 static int
 write_pidfile(const char *path)
 {
-	char buf[32];
+	char buf[32], dir[256], *slash;
 	int fd, n;
 
+	/* $runstatedir may not exist yet for a fresh prefix: make its level. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+			return -1;
+	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1)
 		return -1;

@@ -163,6 +163,27 @@ netsetup_binding_event(void *arg, enum binding_event ev,
 	}
 }
 
+/*
+ * We forward between links and must not teach senders to bypass us: no
+ * ICMP redirects. The kernel ORs conf/all with each interface's own
+ * setting, so every interface (and "default", for later ones) is set.
+ */
+static void
+disable_redirects(struct netsetup *ns)
+{
+	struct if_nameindex *ifs, *i;
+
+	if (route_disable_redirects(&ns->rt, "default") == -1)
+		log_warn("cannot disable ICMP redirects: %s", route_error(&ns->rt));
+	if ((ifs = if_nameindex()) == NULL)
+		return;
+	for (i = ifs; i->if_index != 0; i++)
+		if (route_disable_redirects(&ns->rt, i->if_name) == -1)
+			log_warn("cannot disable ICMP redirects on %s: %s",
+			    i->if_name, route_error(&ns->rt));
+	if_freenameindex(ifs);
+}
+
 int
 netsetup_init(struct netsetup *ns, struct ev_loop *loop, struct tunnel *tn,
     struct binding_table *bt, unsigned link_mtu, char *err, size_t errlen)
@@ -184,9 +205,7 @@ netsetup_init(struct netsetup *ns, struct ev_loop *loop, struct tunnel *tn,
 		    route_error(&ns->rt));
 		return -1;
 	}
-	/* We forward between links: no ICMP redirects (issue: data plane). */
-	if (route_disable_redirects(&ns->rt, "all") == -1)
-		log_warn("cannot disable ICMP redirects: %s", route_error(&ns->rt));
+	disable_redirects(ns);
 	ns->arp_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
 	if (ns->arp_fd == -1)
 		log_warn("no packet socket for gratuitous ARP: %s", strerror(errno));
