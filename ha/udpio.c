@@ -15,7 +15,7 @@ int
 udpio_open(struct udpio *u, struct in_addr addr, uint16_t port, unsigned cap)
 {
 	struct sockaddr_in sin;
-	int one = 1, bufsz = 4 << 20;
+	int bufsz = 4 << 20;
 
 	memset(u, 0, sizeof(*u));
 	u->fd = -1;
@@ -35,11 +35,18 @@ udpio_open(struct udpio *u, struct in_addr addr, uint16_t port, unsigned cap)
 	if ((u->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1)
 		goto fail;
-	if (setsockopt(u->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
-		goto fail;
-	/* Bursts of registrations must not be lost in a small socket buffer. */
-	(void)setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-	(void)setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	/*
+	 * No SO_REUSEADDR: a second process on the same address and port must
+	 * fail to start, not silently share the requests. Bursts must not be
+	 * lost in a small socket buffer: FORCE (we are still root) passes
+	 * net.core.rmem_max, which is 208 KiB on a stock system.
+	 */
+	if (setsockopt(u->fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz,
+	    sizeof(bufsz)) == -1)
+		(void)setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	if (setsockopt(u->fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz,
+	    sizeof(bufsz)) == -1)
+		(void)setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr = addr;
