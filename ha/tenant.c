@@ -54,9 +54,9 @@ tenant_mn_by_hoa(const struct tenant_set *ts, struct in_addr a)
 {
 	size_t mask = ts->by_hoa_slots - 1, i = hash_addr(a) & mask;
 
-	for (; ts->by_hoa[i] != NULL; i = (i + 1) & mask)
-		if (ts->by_hoa[i]->hoa.s_addr == a.s_addr && !ts->by_hoa[i]->dynamic)
-			return ts->by_hoa[i];
+	for (; ts->by_hoa[i].mn != NULL; i = (i + 1) & mask)
+		if (ts->by_hoa[i].hoa.s_addr == a.s_addr)
+			return ts->by_hoa[i].mn;
 	return NULL;
 }
 
@@ -79,9 +79,10 @@ index_hoa(struct tenant_set *ts, struct mobile_node *mn)
 {
 	size_t mask = ts->by_hoa_slots - 1, i = hash_addr(mn->hoa) & mask;
 
-	while (ts->by_hoa[i] != NULL)
+	while (ts->by_hoa[i].mn != NULL)
 		i = (i + 1) & mask;
-	ts->by_hoa[i] = mn;
+	ts->by_hoa[i].hoa = mn->hoa;
+	ts->by_hoa[i].mn = mn;
 }
 
 static void

@@ -110,12 +110,18 @@ struct tenant {
 	uint64_t		 bindings;	/* care-of entries now */
 };
 
+/* The key sits in the slot: a probe costs one cache line, not two. */
+struct tenant_hoa_slot {
+	struct in_addr		 hoa;
+	struct mobile_node	*mn;
+};
+
 /* All tenants of the running configuration, with the lookup indexes. */
 struct tenant_set {
 	struct tenant		**t;
 	size_t			 n;
 	/* Open-addressing indexes over every tenant's mobile nodes. */
-	struct mobile_node	**by_hoa;	/* static home addresses */
+	struct tenant_hoa_slot	*by_hoa;	/* static home addresses */
 	size_t			 by_hoa_slots;
 	struct mobile_node	**by_nai;
 	size_t			 by_nai_slots;
