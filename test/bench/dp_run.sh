@@ -1,0 +1,540 @@
+#!/bin/sh
+# dp_run.sh - the data-plane benchmark ("make bench-dp"; needs root).
+#
+# One run, one namespace topology, the kernel's own IP forwarding of the
+# same traffic as the ceiling and mipha's encapsulation (forward) and
+# decapsulation (reverse tunnel) paths next to it:
+#
+#   MN 198.51.100.20 --- 198.51.100.1 HA 203.0.113.1 --- 203.0.113.10 GW
+#   (co-located CoA)     (mipha, ip_forward=1)           (VPN gateway)
+#
+# mipha runs in HA with one tenant, home network 198.18.10.0/24,
+# vpn_gateway GW; the MN registers home address 198.18.10.5 with its
+# co-located care-of address and reverse tunnelling (D and T set).
+# GW and MN also have plain routes to each other's link through HA: that
+# traffic never touches mipha and is the kernel-forwarding ceiling.
+#
+# Small packets (60-octet frames; test/bench/dp_gen, self-throttling
+# generator and recvmmsg sink, figures are what the sink counted):
+#   kernel GW->MN   UDP 203.0.113.10 -> 198.51.100.20, routed by HA
+#   mipha  encap    UDP 203.0.113.10 -> 198.18.10.5 (HoA): HA's TUN,
+#                   mipha, IP-in-IP to the CoA; the MN's sink counts
+#                   IP-in-IP on a raw protocol-4 socket
+#   kernel MN->GW   UDP 198.51.100.20 -> 203.0.113.10, routed by HA
+#   mipha  decap    IP-in-IP 198.51.100.20 -> 198.51.100.1 around UDP
+#                   198.18.10.5 -> 203.0.113.10; GW's sink counts
+# each under policy "open", then the same with ESP (protocol 50) under
+# policy "vpn-only" (mipha restarted with that tenant policy).
+# One TCP stream (iperf3): GW -> MN plain (ceiling) against GW -> HoA
+# through mipha, and both reversed (-R). The kernels here have no ipip
+# module, so the MN ends the tunnel in userspace: test/bench/dp_mnstack
+# (raw IP-in-IP socket <-> a TUN device holding the HoA); the iperf3
+# server listens on the HoA.
+#
+# CPUs: mipha on HA_CPU (0), generators and the iperf3 client on GEN_CPU
+# (1), sinks on SINK_CPU (0), dp_mnstack and the iperf3 server on MN_CPU
+# (1). Every figure is the median of DP_ROUNDS rounds, kernel and mipha
+# measured back to back within each round; "mipha cpu" is the daemon's
+# CPU time over the generator's run (warm-up included).
+#
+# Environment: DP_ROUNDS (3), DP_SECS (3, measured seconds per small-packet
+# run), DP_WARM (1), DP_WINDOW (256, datagrams in flight), DP_BATCH (32,
+# sendmmsg batch), DP_TCP_SECS (5), DP_TCP=0 skips TCP, DP_SMALL=0 skips
+# the small-packet runs, DP_VPN=0 skips
+# the vpn-only runs, DP_PROFILE=1 records mipha with perf (cpu-clock)
+# during extra runs of each path and prints the top symbols, DP_KEEP=1
+# keeps the work directory, HA_CPU, GEN_CPU, SINK_CPU, MN_CPU, MIPHA,
+# MIPHACTL, DP_GEN, DP_MNSTACK, PYTHON3, IPERF3.
+# Called by make with top_builddir and srcdir set.
+set -eu
+
+top_builddir=${top_builddir:-.}
+MIPHA=${MIPHA:-$top_builddir/ha/mipha}
+MIPHACTL=${MIPHACTL:-$top_builddir/ha/miphactl}
+DP_GEN=${DP_GEN:-$top_builddir/test/bench/dp_gen}
+DP_MNSTACK=${DP_MNSTACK:-$top_builddir/test/bench/dp_mnstack}
+PYTHON3=${PYTHON3:-python3}
+IPERF3=${IPERF3:-iperf3}
+ROUNDS=${DP_ROUNDS:-3}
+SECS=${DP_SECS:-3}
+WARM=${DP_WARM:-1}
+WINDOW=${DP_WINDOW:-256}
+BATCH=${DP_BATCH:-32}
+TCP_SECS=${DP_TCP_SECS:-5}
+HA_CPU=${HA_CPU:-0}
+GEN_CPU=${GEN_CPU:-1}
+SINK_CPU=${SINK_CPU:-0}
+MN_CPU=${MN_CPU:-1}
+QUIET=${DP_QUIET:-10}
+QUIET_WAIT=${DP_QUIET_WAIT:-40}
+# taskset for the MN's processes ("any": let the scheduler place them)
+if [ "$MN_CPU" = any ]; then MN_PIN=; else MN_PIN="taskset -c $MN_CPU"; fi
+
+MN=198.51.100.20
+HA=198.51.100.1
+HA2=203.0.113.1
+GW=203.0.113.10
+HOA=198.18.10.5
+HOMENET=198.18.10.0/24
+SPI=1000
+KEY=00112233445566778899aabbccddeeff
+P=mdp$$
+NMN=$P-mn
+NHA=$P-ha
+NGW=$P-gw
+
+die() { echo "dp_run.sh: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
+for p in "$MIPHA" "$MIPHACTL" "$DP_GEN" "$DP_MNSTACK"; do
+	[ -x "$p" ] || die "$p not built"
+done
+[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (mipha on one, load on the other)"
+command -v "$PYTHON3" >/dev/null || die "$PYTHON3 not found"
+TCP=${DP_TCP:-1}
+SMALL=${DP_SMALL:-1}
+if [ "$TCP" = 1 ] && ! command -v "$IPERF3" >/dev/null; then
+	echo "dp_run.sh: no $IPERF3: skipping TCP (apt-get install iperf3)" >&2
+	TCP=0
+fi
+PROFILE=${DP_PROFILE:-0}
+if [ "$PROFILE" = 1 ] && ! perf record -e cpu-clock -o /dev/null true \
+    >/dev/null 2>&1; then
+	echo "dp_run.sh: perf record does not work here: no profile" >&2
+	PROFILE=0
+fi
+
+WORK=$(mktemp -d /tmp/mipha-dp.XXXXXX)
+MIPHA_PID=
+MNSTACK_PID=
+BG_PIDS=
+cleanup() {
+	for pid in $BG_PIDS $MNSTACK_PID $MIPHA_PID; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in $BG_PIDS $MNSTACK_PID $MIPHA_PID; do
+		wait "$pid" 2>/dev/null || true
+	done
+	for n in $NMN $NHA $NGW; do
+		ip netns del "$n" 2>/dev/null || true
+	done
+	if [ "${DP_KEEP:-0}" = 1 ]; then
+		echo "dp_run.sh: kept $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+CMDS=$WORK/commands
+: >"$CMDS"
+# note CMD...: remember a command for the list printed at the end.
+note() { echo "  $*" >>"$CMDS"; }
+nsx() { ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# ---- topology ----
+for n in $NMN $NHA $NGW; do
+	ip netns add "$n"
+	ip -n "$n" link set lo up
+done
+ip -n $NMN link add m0 type veth peer name h0 netns $NHA
+ip -n $NGW link add g0 type veth peer name h1 netns $NHA
+ip -n $NMN addr add $MN/24 dev m0
+ip -n $NHA addr add $HA/24 dev h0
+ip -n $NHA addr add $HA2/24 dev h1
+ip -n $NGW addr add $GW/24 dev g0
+ip -n $NMN link set m0 up
+ip -n $NHA link set h0 up
+ip -n $NHA link set h1 up
+ip -n $NGW link set g0 up
+# The plain routes (ceiling) and the way to the home network.
+ip -n $NGW route add 198.51.100.0/24 via $HA2
+ip -n $NGW route add $HOMENET via $HA2
+ip -n $NMN route add 203.0.113.0/24 via $HA
+nsx $NHA sysctl -qw net.ipv4.ip_forward=1
+for n in $NMN $NHA $NGW; do
+	nsx "$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+	    net.ipv4.conf.default.rp_filter=0
+done
+
+# ---- mipha ----
+# write_conf DIR POLICY
+write_conf() {
+	mkdir -p "$1/tenants.d"
+	cat >"$1/mipha.conf" <<EOF
+ha: {
+	address = "$HA";
+	control_socket = "$1/mipha.sock";
+	state_dir = "$1/state";
+};
+EOF
+	cat >"$1/tenants.d/bench.conf" <<EOF
+tenant: {
+	name = "bench";
+	table = 101;
+	vpn_gateway = "$GW";
+	home_network = "$HOMENET";
+	policy = "$2";
+	mobile_nodes = (
+		{
+			home_address = "$HOA";
+			spi = $SPI;
+			algorithm = "hmac-md5";
+			key = "0x$KEY";
+		}
+	);
+};
+EOF
+	chmod -R go-rwx "$1"
+}
+
+# The MN's registration: co-located CoA (D), reverse tunnel (T),
+# MN-HA authentication with HMAC-MD5 (RFC 5944 §3.3, §3.5.2).
+register() {
+	nsx $NMN "$PYTHON3" - "$HOA" "$HA" "$MN" "$SPI" "$KEY" <<'EOF'
+import hashlib, hmac, socket, struct, sys, time
+hoa, ha, coa, spi, key = sys.argv[1:6]
+t = time.time()
+ident = (int(t) + 2208988800) << 32 | int((t % 1) * 2**32)
+m = struct.pack('!BBH4s4s4sQ', 1, 0x22, 600, socket.inet_aton(hoa),
+    socket.inet_aton(ha), socket.inet_aton(coa), ident)
+m += struct.pack('!BBI', 32, 20, int(spi))
+m += hmac.new(bytes.fromhex(key), m, hashlib.md5).digest()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((coa, 0))
+s.settimeout(1)
+for _ in range(5):
+    s.sendto(m, (ha, 434))
+    try:
+        r = s.recv(2048)
+    except socket.timeout:
+        continue
+    sys.exit(0 if r[0] == 3 and r[1] in (0, 1) else
+        'registration denied, code %d' % r[1])
+sys.exit('no registration reply')
+EOF
+}
+
+# start_mipha POLICY
+start_mipha() {
+	D=$WORK/$1
+	write_conf "$D" "$1"
+	ip netns exec $NHA taskset -c $HA_CPU "$MIPHA" -d -f "$D/mipha.conf" \
+	    -p "$D/mipha.pid" 2>"$D/mipha.log" &
+	MIPHA_PID=$!
+	note "ip netns exec HA taskset -c $HA_CPU mipha -d -f $D/mipha.conf"
+	i=0
+	until ip -n $NHA link show mip-bench >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { cat "$D/mipha.log" >&2; die "mipha did not start"; }
+		kill -0 $MIPHA_PID 2>/dev/null ||
+		    { cat "$D/mipha.log" >&2; die "mipha exited"; }
+		sleep 0.1
+	done
+	register || { cat "$D/mipha.log" >&2; die "registration failed"; }
+	note "ip netns exec MN python3 (registration: HoA $HOA CoA $MN, D+T, HMAC-MD5)"
+	nsx $NHA "$MIPHACTL" -s "$D/mipha.sock" show bindings | grep -q "$HOA" ||
+	    die "no binding for $HOA"
+}
+
+stop_mipha() {
+	kill -TERM $MIPHA_PID
+	wait $MIPHA_PID || echo "dp_run.sh: mipha exited with $?" >&2
+	MIPHA_PID=
+}
+
+# Busy share of all CPUs over 0.3 s, in percent.
+busy_pct() {
+	a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+	sleep 0.3
+	b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+	echo "$a $b" | awk '{ bu = $3 - $1; id = $4 - $2
+	    printf "%d\n", (bu + id > 0 ? 100 * bu / (bu + id) : 0) }'
+}
+
+# Other work on the machine (tests, builds) halves figures: wait until
+# the CPUs are idle (below DP_QUIET percent) before each measurement.
+NOISY=0
+wait_quiet() {
+	i=0
+	while [ "$(busy_pct)" -gt "$QUIET" ]; do
+		i=$((i + 1))
+		if [ $i -ge "$QUIET_WAIT" ]; then
+			NOISY=$((NOISY + 1))
+			break
+		fi
+		sleep 0.5
+	done
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# ---- one small-packet measurement ----
+# pps NAME SINKNS "SINK ARGS" GENNS "GEN ARGS" [mipha]: sink and
+# generator, the sink's rate goes to $WORK/r.NAME (and the daemon's CPU
+# share to $WORK/c.NAME when mipha is in the path).
+pps() {
+	name=$1 sns=$2 sargs=$3 gns=$4 gargs=$5 m=${6:-}
+	ctr=$WORK/ctr.$name.$$
+	rm -f "$ctr"
+	wait_quiet
+	# shellcheck disable=SC2086
+	ip netns exec "$sns" "$DP_GEN" sink -C "$ctr" -c $SINK_CPU $sargs \
+	    2>>"$WORK/sink.log" &
+	spid=$!
+	BG_PIDS="$BG_PIDS $spid"
+	i=0
+	while [ ! -s "$ctr" ] && [ $i -lt 50 ]; do sleep 0.05; i=$((i + 1)); done
+	[ -n "$m" ] && c0=$(cpu_ticks $MIPHA_PID)
+	t0=$(date +%s.%N)
+	# shellcheck disable=SC2086
+	out=$(nsx "$gns" "$DP_GEN" gen -C "$ctr" -c $GEN_CPU -b $BATCH \
+	    -W $WINDOW -w $WARM -t $SECS -q $gargs) || die "generator failed"
+	if [ -n "$m" ]; then
+		c1=$(cpu_ticks $MIPHA_PID)
+		awk -v a=$c0 -v b=$c1 -v t0=$t0 -v t1="$(date +%s.%N)" \
+		    -v hz="$(getconf CLK_TCK)" \
+		    'BEGIN { printf "%.0f\n", 100 * (b - a) / hz / (t1 - t0) }' \
+		    >>"$WORK/c.$name"
+	fi
+	wait $spid 2>/dev/null || true
+	BG_PIDS=
+	echo "$out" | sed -n 's/.* rx_pps=\([0-9]*\).*/\1/p' >>"$WORK/r.$name"
+	echo "$out" | sed -n 's/.* lost=\([0-9]*\).*/\1/p' >>"$WORK/l.$name"
+	printf '  %-14s %s\n' "$name" "$out"
+	if ! grep -q "# $name\$" "$CMDS"; then
+		note "ip netns exec $sns dp_gen sink -C CTR -c $SINK_CPU $sargs"
+		note "ip netns exec $gns dp_gen gen -C CTR -c $GEN_CPU -b $BATCH" \
+		    "-W $WINDOW -w $WARM -t $SECS $gargs    # $name"
+	fi
+}
+
+# The four small-packet paths with L4 protocol $1 (udp or esp).
+pps_round() {
+	l4=$1 sfx=$2
+	if [ "$l4" = udp ]; then
+		ksink_mn="-m udp -a $MN -p 9"
+		ksink_gw="-m udp -a $GW -p 9"
+		msink_gw="-m udp -a $GW -p 9"
+	else
+		ksink_mn="-m raw -P 50 -a $GW"
+		ksink_gw="-m raw -P 50 -a $MN"
+		msink_gw="-m raw -P 50 -a $HOA"
+	fi
+	pps kfwd-gw-mn$sfx $NMN "$ksink_mn" $NGW "-P $l4 -s $GW -d $MN"
+	pps encap$sfx $NMN "-m raw -P 4 -a $HA" $NGW "-P $l4 -s $GW -d $HOA" m
+	pps kfwd-mn-gw$sfx $NGW "$ksink_gw" $NMN "-P $l4 -s $MN -d $GW"
+	pps decap$sfx $NGW "$msink_gw" $NMN \
+	    "-P $l4 -s $HOA -d $GW -e $MN,$HA" m
+}
+
+# ---- TCP ----
+wait_listen() {
+	i=0
+	until nsx "$1" ss -ltn "sport = :$2" | grep -q LISTEN; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || die "iperf3 server on port $2 did not start"
+		sleep 0.05
+	done
+}
+
+# tcp NAME ADDR [-R] [mipha]
+tcp() {
+	name=$1 addr=$2 rev=$3 m=${4:-}
+	port=5201
+	wait_quiet
+	# shellcheck disable=SC2086
+	ip netns exec $NMN $MN_PIN "$IPERF3" -s -1 -B "$addr" -p $port \
+	    >/dev/null 2>&1 &
+	spid=$!
+	BG_PIDS="$BG_PIDS $spid"
+	wait_listen $NMN $port
+	[ -n "$m" ] && c0=$(cpu_ticks $MIPHA_PID)
+	t0=$(date +%s.%N)
+	# shellcheck disable=SC2086
+	nsx $NGW taskset -c $GEN_CPU "$IPERF3" -c "$addr" -p $port -t $TCP_SECS \
+	    -O 1 -J $rev >"$WORK/iperf.$name.json" \
+	    2>"$WORK/iperf.$name.err" || true
+	if [ -n "$m" ]; then
+		c1=$(cpu_ticks $MIPHA_PID)
+		awk -v a=$c0 -v b=$c1 -v t0=$t0 -v t1="$(date +%s.%N)" \
+		    -v hz="$(getconf CLK_TCK)" \
+		    'BEGIN { printf "%.0f\n", 100 * (b - a) / hz / (t1 - t0) }' \
+		    >>"$WORK/c.$name"
+	fi
+	wait $spid 2>/dev/null || true
+	BG_PIDS=
+	res=$("$PYTHON3" -c 'import json, sys
+e = json.load(open(sys.argv[1]))["end"]
+print("%.0f %d" % (e["sum_received"]["bits_per_second"],
+    e["sum_sent"].get("retransmits", 0)))' "$WORK/iperf.$name.json") ||
+	    { cat "$WORK/iperf.$name.json" >&2; die "iperf3 $name failed"; }
+	echo "${res% *}" >>"$WORK/r.$name"
+	echo "${res#* }" >>"$WORK/l.$name"
+	printf '  %-14s %s bit/s, %s retransmits\n' "$name" \
+	    "$(tail -n 1 "$WORK/r.$name")" "$(tail -n 1 "$WORK/l.$name")"
+	if ! grep -q "# $name\$" "$CMDS"; then
+		note "ip netns exec MN $MN_PIN iperf3 -s -1 -B $addr -p $port"
+		note "ip netns exec GW taskset -c $GEN_CPU iperf3 -c $addr -p $port" \
+		    "-t $TCP_SECS -O 1 -J $rev    # $name"
+	fi
+}
+
+start_mnstack() {
+	# shellcheck disable=SC2086
+	ip netns exec $NMN $MN_PIN "$DP_MNSTACK" -t hoa0 -a $HOA -H $HA -c $MN \
+	    2>"$WORK/mnstack.log" &
+	MNSTACK_PID=$!
+	i=0
+	until ip -n $NMN link show hoa0 >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || die "dp_mnstack did not start"
+		sleep 0.05
+	done
+	# The HoA lives on the TUN; whatever it sends goes into the tunnel.
+	ip -n $NMN addr add $HOA/32 dev hoa0
+	nsx $NMN sysctl -qw net.ipv6.conf.hoa0.disable_ipv6=1 2>/dev/null || true
+	ip -n $NMN link set hoa0 mtu 1480 up
+	ip -n $NMN route add default dev hoa0 table 100
+	ip -n $NMN rule add from $HOA lookup 100 pref 100
+	note "ip netns exec MN $MN_PIN dp_mnstack -t hoa0 -a $HOA -H $HA -c $MN" \
+	    "(+ $HOA/32 on hoa0, mtu 1480; rule from $HOA lookup 100: default dev hoa0)"
+}
+
+# ---- profile ----
+# profile NAME CMD...: perf on mipha while CMD runs.
+profile() {
+	name=$1
+	shift
+	perf record -q -e cpu-clock -F 4999 -g -p $MIPHA_PID \
+	    -o "$WORK/perf.$name.data" >/dev/null 2>&1 &
+	ppid=$!
+	sleep 0.3
+	"$@" >/dev/null
+	kill -INT $ppid
+	wait $ppid 2>/dev/null || true
+	echo "-- perf: mipha during $name: share of its samples under each" \
+	    "function (children), top 30 --"
+	perf report -i "$WORK/perf.$name.data" --children --sort sym --stdio \
+	    -q -g none 2>/dev/null | grep -v -e '^$' -e '0x' -e '0000000' |
+	    head -n 30
+}
+
+# ---- the run ----
+echo "mipha data-plane benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ)," \
+    "$(nproc) CPUs, kernel $(uname -r)"
+echo "mipha on CPU $HA_CPU, generator/iperf3 client on CPU $GEN_CPU," \
+    "sinks on CPU $SINK_CPU, MN stack/iperf3 server on CPU $MN_CPU;" \
+    "$ROUNDS rounds, window $WINDOW, batch $BATCH"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" \
+    "(other work on this machine skews every figure)"
+
+start_mipha open
+[ "$TCP" = 1 ] && start_mnstack
+r=1
+while [ $r -le "$ROUNDS" ]; do
+	echo "round $r, policy open"
+	# Renew the binding (lifetime 600 s; waits for quiet can be long).
+	[ $r = 1 ] || register || die "re-registration failed"
+	[ "$SMALL" = 1 ] && pps_round udp ""
+	if [ "$TCP" = 1 ]; then
+		tcp tcp-kfwd-gw-mn $MN ""
+		tcp tcp-mipha-gw-mn $HOA "" m
+		tcp tcp-kfwd-mn-gw $MN -R
+		tcp tcp-mipha-mn-gw $HOA -R m
+	fi
+	r=$((r + 1))
+done
+STATS_OPEN=$WORK/stats.open
+nsx $NHA "$MIPHACTL" -s "$WORK/open/mipha.sock" show stats >"$STATS_OPEN" \
+    2>&1 || true
+if [ "$PROFILE" = 1 ]; then
+	register || die "re-registration failed"
+	profile encap sh -c "ip netns exec $NMN $DP_GEN sink -C $WORK/pc1 \
+	    -c $SINK_CPU -m raw -P 4 -a $HA 2>/dev/null & sleep 0.3; \
+	    ip netns exec $NGW $DP_GEN gen -C $WORK/pc1 -c $GEN_CPU -b $BATCH \
+	    -W $WINDOW -w 0.5 -t $SECS -q -s $GW -d $HOA; wait"
+	profile decap sh -c "ip netns exec $NGW $DP_GEN sink -C $WORK/pc2 \
+	    -c $SINK_CPU -m udp -a $GW -p 9 2>/dev/null & sleep 0.3; \
+	    ip netns exec $NMN $DP_GEN gen -C $WORK/pc2 -c $GEN_CPU -b $BATCH \
+	    -W $WINDOW -w 0.5 -t $SECS -q -s $HOA -d $GW -e $MN,$HA; wait"
+	if [ "$TCP" = 1 ]; then
+		profile tcp-gw-mn tcp tcp-prof-gw-mn $HOA "" m
+		profile tcp-mn-gw tcp tcp-prof-mn-gw $HOA -R m
+	fi
+fi
+if [ "$TCP" = 1 ]; then
+	kill -TERM $MNSTACK_PID
+	wait $MNSTACK_PID 2>/dev/null || true
+	MNSTACK_PID=
+fi
+stop_mipha
+
+if [ "${DP_VPN:-1}" = 1 ] && [ "$SMALL" = 1 ]; then
+	start_mipha vpn-only
+	r=1
+	while [ $r -le "$ROUNDS" ]; do
+		echo "round $r, policy vpn-only (ESP)"
+		[ $r = 1 ] || register || die "re-registration failed"
+		pps_round esp -esp
+		r=$((r + 1))
+	done
+	nsx $NHA "$MIPHACTL" -s "$WORK/vpn-only/mipha.sock" show stats \
+	    >"$WORK/stats.vpn-only" 2>&1 || true
+	stop_mipha
+fi
+
+# ---- the table ----
+# Noise from other work only ever lowers a figure: each path's figure is
+# its best round; the per-round ratios (kernel and mipha measured back
+# to back) show the spread.
+best() {
+	[ -s "$WORK/$1" ] || { echo "-"; return; }
+	sort -n "$WORK/$1" | tail -n 1
+}
+med() {
+	[ -s "$WORK/$1" ] || { echo "-"; return; }
+	sort -n "$WORK/$1" | awk '{ v[NR] = $1 } END {
+	    if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# row LABEL KERNEL MIPHA UNIT SCALE GOAL
+row() {
+	k=$(best "r.$2") m=$(best "r.$3")
+	[ "$k" != - ] && [ "$m" != - ] || return 0
+	rr=$(paste -d' ' "$WORK/r.$2" "$WORK/r.$3" |
+	    awk '$1 > 0 && $2 != "" { printf "%s%.2f", (NR > 1 ? " " : ""), $2 / $1 }')
+	awk -v l="$1" -v k="$k" -v m="$m" -v u="$4" -v s="$5" -v g="$6" \
+	    -v c="$(med "c.$3")" -v rr="$rr" 'BEGIN {
+		ratio = k > 0 ? m / k : 0
+		printf "%-28s %7.3f %-6s %7.3f %-6s %6.3f  %-4s %-4s %4s%%  %s\n",
+		    l, k / s, u, m / s, u, ratio, g,
+		    (ratio >= g ? "met" : "NO"), c, rr
+	}'
+}
+echo
+echo "== mipha data plane against kernel forwarding (best of $ROUNDS) =="
+printf '%-28s %-14s %-14s %6s  %-4s %-4s %5s  %s\n' "path" "kernel" "mipha" \
+    "ratio" "goal" "" "cpu" "ratio per round"
+row "small UDP GW->MN (encap)" kfwd-gw-mn encap Mpps 1000000 0.5
+row "small UDP MN->GW (decap)" kfwd-mn-gw decap Mpps 1000000 0.5
+row "small ESP GW->MN vpn-only" kfwd-gw-mn-esp encap-esp Mpps 1000000 0.5
+row "small ESP MN->GW vpn-only" kfwd-mn-gw-esp decap-esp Mpps 1000000 0.5
+row "TCP 1 stream GW->MN (encap)" tcp-kfwd-gw-mn tcp-mipha-gw-mn Gbit/s \
+    1000000000 0.3
+row "TCP 1 stream MN->GW (decap)" tcp-kfwd-mn-gw tcp-mipha-mn-gw Gbit/s \
+    1000000000 0.3
+echo "(cpu: mipha's CPU use, median over its runs; small packets: 60-octet" \
+    "frames as counted by the sink; TCP: iperf3 receiver, 1 stream)"
+[ "$NOISY" = 0 ] || echo "warning: $NOISY measurement(s) started while" \
+    "other work kept the CPUs busy (over $QUIET%): figures are low"
+if [ "$TCP" = 1 ] && [ -s "$WORK/mnstack.log" ]; then
+	tail -n 1 "$WORK/mnstack.log"
+fi
+echo "mipha counters (policy open):"
+grep -E '^(packets_|icmp_)' "$STATS_OPEN" | grep -v ': 0$' | sed 's/^/  /'
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "commands (MN=$NMN HA=$NHA GW=$NGW, dp_gen/dp_mnstack from" \
+    "$top_builddir/test/bench):"
+cat "$CMDS"
