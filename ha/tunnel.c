@@ -56,6 +56,7 @@ struct tn_slot {
 
 struct tn_tun {
 	struct tunnel	*tn;
+	const struct tenant *tenant;	/* of the running set; NULL if gone */
 	uint32_t	 tenant_id;
 	int		 fd;
 	ev_io		 w;
@@ -611,8 +612,9 @@ forward_slot(struct tunnel *tn, uint32_t tenant_id, struct tn_slot *slot,
 	struct ip4_hdr h;
 	uint8_t *pkt = slot->buf + ENCAP_HEADROOM;
 
-	if (tn->tenants == NULL ||
-	    (t = tenant_by_id(tn->tenants, tenant_id)) == NULL) {
+	/* The device's tenant, looked up once per reload, not per packet. */
+	t = tt != NULL ? tt->tenant : NULL;
+	if (t == NULL) {
 		drop(tn, tt, DPD_NO_TENANT);
 		return;
 	}
@@ -1000,6 +1002,9 @@ void
 tunnel_set_tenants(struct tunnel *tn, struct tenant_set *ts)
 {
 	tn->tenants = ts;
+	for (size_t i = 0; i < tn->ntuns; i++)
+		if (tn->tuns[i] != NULL)
+			tn->tuns[i]->tenant = tenant_by_id(ts, tn->tuns[i]->tenant_id);
 }
 
 int
@@ -1023,6 +1028,8 @@ tunnel_attach(struct tunnel *tn, uint32_t tenant_id, int fd)
 		return -1;
 	tt->tn = tn;
 	tt->tenant_id = tenant_id;
+	tt->tenant = tn->tenants != NULL ? tenant_by_id(tn->tenants, tenant_id) :
+	    NULL;
 	tt->fd = fd;
 	ev_io_init(&tt->w, tun_read_cb, fd, EV_READ);
 	tt->w.data = tt;
