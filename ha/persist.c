@@ -13,11 +13,20 @@
 #include "persist.h"
 #include "tenant.h"
 
+/* The binding flags that survive a restart; the journal uses the same bits. */
+#define PERSIST_FLAGS	(BF_REVERSE | BF_VIA_FA | BF_COLOCATED | BF_SIMULTANEOUS)
+_Static_assert(BF_REVERSE == JREC_F_REVERSE && BF_VIA_FA == JREC_F_VIA_FA &&
+    BF_COLOCATED == JREC_F_COLOCATED && BF_SIMULTANEOUS == JREC_F_SIMULTANEOUS,
+    "journal flag bits must equal the binding flag bits");
+
+/*
+ * Every field is set explicitly: this runs for each accepted registration,
+ * and zeroing the whole record (its NAI buffer) would be wasted work.
+ */
 static void
 rec_from_binding(struct journal_rec *r, enum journal_op op,
     const struct tenant *t, const struct binding *b)
 {
-	memset(r, 0, sizeof(*r));
 	r->op = op;
 	snprintf(r->tenant, sizeof(r->tenant), "%s", t->name);
 	r->hoa = b->hoa;
@@ -27,17 +36,11 @@ rec_from_binding(struct journal_rec *r, enum journal_op op,
 	r->lifetime = b->lifetime;
 	r->expires = b->expires;
 	r->ident = b->id;
+	r->flags = b->flags & PERSIST_FLAGS;
 	r->encap = b->encap;
 	r->udp_tunnel = b->encap == BIND_ENCAP_UDP;
 	r->gre_key = b->gre_key;
-	if (b->flags & BF_REVERSE)
-		r->flags |= JREC_F_REVERSE;
-	if (b->flags & BF_VIA_FA)
-		r->flags |= JREC_F_VIA_FA;
-	if (b->flags & BF_COLOCATED)
-		r->flags |= JREC_F_COLOCATED;
-	if (b->flags & BF_SIMULTANEOUS)
-		r->flags |= JREC_F_SIMULTANEOUS;
+	r->nai_len = 0;
 	if (b->mn != NULL && b->mn->dynamic && b->mn->nai != NULL &&
 	    b->mn->nai_len <= JOURNAL_NAI_MAX) {
 		r->nai_len = (uint8_t)b->mn->nai_len;
@@ -220,14 +223,7 @@ restore_one(void *arg, const struct journal_rec *r)
 	bp.timeout = (uint32_t)(r->expires - c->now);
 	bp.encap = r->encap < BIND_ENCAP_MAX ? r->encap : BIND_ENCAP_IPIP;
 	bp.gre_key = r->gre_key;
-	if (r->flags & JREC_F_REVERSE)
-		bp.flags |= BF_REVERSE;
-	if (r->flags & JREC_F_VIA_FA)
-		bp.flags |= BF_VIA_FA;
-	if (r->flags & JREC_F_COLOCATED)
-		bp.flags |= BF_COLOCATED;
-	if (r->flags & JREC_F_SIMULTANEOUS)
-		bp.flags |= BF_SIMULTANEOUS;
+	bp.flags = r->flags & PERSIST_FLAGS;
 	/*
 	 * Removals of other care-of addresses were journaled as their own
 	 * records, so a restored binding never replaces its siblings here.

@@ -433,7 +433,6 @@ tenant_set_build(const struct mipha_conf *conf, const struct tenant_set *prev,
 				nnai++;
 		}
 	}
-	ts->total_mns = nstatic + nnai;
 	ts->by_hoa_slots = index_slots(nstatic);
 	ts->by_nai_slots = index_slots(nnai);
 	ts->by_hoa = calloc(ts->by_hoa_slots, sizeof(*ts->by_hoa));

@@ -125,7 +125,6 @@ struct tenant_set {
 	size_t			 by_hoa_slots;
 	struct mobile_node	**by_nai;
 	size_t			 by_nai_slots;
-	size_t			 total_mns;
 };
 
 /*

@@ -1051,12 +1051,6 @@ tunnel_detach(struct tunnel *tn, uint32_t tenant_id)
 	tn->tuns[tenant_id] = NULL;
 }
 
-bool
-tunnel_attached(const struct tunnel *tn, uint32_t tenant_id)
-{
-	return tun_of(tn, tenant_id) != NULL;
-}
-
 const struct dp_counters *
 tunnel_counters(const struct tunnel *tn)
 {

@@ -67,7 +67,6 @@ void	tunnel_set_tenants(struct tunnel *, struct tenant_set *);
 /* Hand the tunnel the TUN device of a tenant (it closes the fd on detach). */
 int	tunnel_attach(struct tunnel *, uint32_t tenant_id, int tun_fd);
 void	tunnel_detach(struct tunnel *, uint32_t tenant_id);
-bool	tunnel_attached(const struct tunnel *, uint32_t tenant_id);
 const struct dp_counters *tunnel_counters(const struct tunnel *);
 /* Per-tenant counters (NULL when the tenant has no device). */
 const struct dp_counters *tunnel_tenant_counters(const struct tunnel *,
