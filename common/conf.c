@@ -889,7 +889,7 @@ static const char *const root_main_keys[] = { "ha", NULL };
 
 static const char *const ha_keys[] = {
 	"address", "port", "control_socket", "state_dir", "user",
-	"max_lifetime", "replay_window", "tenants_dir", NULL
+	"max_lifetime", "replay_window", "tenants_dir", "fastpath", NULL
 };
 
 /* tenants_dir relative to the directory of the main file. */
@@ -940,6 +940,13 @@ parse_ha(struct pctx *c, const config_setting_t *g, struct ha_conf *ha)
 	if (get_int(c, g, "replay_window", false, 1, CONF_REPLAY_WINDOW_MAX,
 	    &n))
 		ha->replay_window = (unsigned)n;
+	ha->fastpath = true;
+	if ((s = config_setting_get_member(g, "fastpath")) != NULL) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			perr(c, s, "must be true or false");
+		else
+			ha->fastpath = config_setting_get_bool(s) != 0;
+	}
 	ha->tenants_dir_line = ha->line;
 	if ((s = get_str(c, g, "tenants_dir", false, &v)) != NULL) {
 		if (v[0] == '\0')

@@ -152,6 +152,7 @@ struct ha_conf {
 	char		*user;		/* NULL: stay root */
 	unsigned	 max_lifetime;
 	unsigned	 replay_window;
+	bool		 fastpath;	/* tc/eBPF fast path (default true) */
 	char		*tenants_dir;	/* as configured */
 	char		*tenants_path;	/* resolved against the main file */
 	unsigned	 line, address_line, tenants_dir_line;

@@ -448,6 +448,12 @@ binding_rebind(struct binding_table *t,
 	return binding_remove_if(t, rebind_match, &c, BINDING_CLEARED);
 }
 
+void
+binding_soft_changed(struct binding_table *t, struct binding *b)
+{
+	binding_notify(t, BEV_SOFT_STATE, b);
+}
+
 unsigned
 binding_remaining(const struct binding_table *t, const struct binding *b)
 {

@@ -54,6 +54,7 @@ enum binding_event {
 	BEV_ADDED,		/* a new care-of address for a node */
 	BEV_RENEWED,		/* same care-of address, new lifetime/parameters */
 	BEV_REMOVED,		/* gone; binding->state says why */
+	BEV_SOFT_STATE,		/* the data plane's soft state (path MTU) changed */
 };
 
 struct binding {
@@ -73,6 +74,7 @@ struct binding {
 	uint8_t			 encap;		/* enum binding_encap */
 	uint8_t			 flags;		/* BF_* */
 	uint8_t			 state;		/* enum binding_state */
+	uint8_t			 fp_sig;	/* fastpath.c: what its map holds */
 };
 
 /* What a registration asks for one care-of address. */
@@ -132,6 +134,9 @@ unsigned binding_remove_if(struct binding_table *,
  */
 unsigned binding_rebind(struct binding_table *,
     struct mobile_node *(*map)(void *arg, const struct binding *), void *arg);
+
+/* The data plane changed b's soft state (path_mtu): tell the subscribers. */
+void	binding_soft_changed(struct binding_table *, struct binding *);
 
 /* Seconds left on a binding's timer, rounded down. */
 unsigned binding_remaining(const struct binding_table *, const struct binding *);

@@ -34,6 +34,7 @@
 
 #include "conf.h"
 #include "control.h"
+#include "fastpath.h"
 #include "journal.h"
 #include "log.h"
 #include "mipha.h"
@@ -73,6 +74,8 @@ startup_failed(void)
 {
 	if (netsetup_done)
 		netsetup_shutdown(&netsetup_state);
+	fastpath_free(daemon_state.fastpath);
+	daemon_state.fastpath = NULL;
 	return EXIT_RUNTIME;
 }
 
@@ -302,6 +305,10 @@ mipha_reload(struct mipha *d, char *msg, size_t msglen)
 		append_msg(msg, msglen, err);
 		kept++;
 	}
+	/* The fast path's entries follow the new tenants; new links join. */
+	fastpath_set_tenants(d->fastpath, ts);
+	if (fastpath_attach_links(d->fastpath, err, sizeof(err)) == -1)
+		log_warn("reload: fast path: %s", err);
 	if (persist_commit(&persist_state) == -1) {
 		log_err("journal commit failed after reload: %s", strerror(errno));
 		exit(EXIT_RUNTIME);
@@ -598,15 +605,38 @@ main(int argc, char *argv[])
 	tunnel_set_tenants(d->tunnel, d->tenants);
 	tunnel_set_udp_socket(d->tunnel, d->reg.io.fd, d->conf->ha.port);
 	reg_set_tunnel_data(&d->reg, tunnel_data_cb, d->tunnel);
-	if (netsetup_init(&netsetup_state, d->loop, d->tunnel, d->bindings,
-	    link_mtu, err,
+	/*
+	 * The kernel-speed half: without it (refused by the kernel, or
+	 * `fastpath = false`) the userspace path carries everything.
+	 */
+	if (d->conf->ha.fastpath) {
+		d->fastpath = fastpath_new(d->bindings, d->conf->ha.address,
+		    link_mtu, expected_nodes(d->conf), err, sizeof(err));
+		if (d->fastpath == NULL)
+			log_warn("fast path not available (%s): the userspace "
+			    "data plane carries every packet", err);
+	} else
+		log_notice("fast path disabled by configuration");
+	if (netsetup_init(&netsetup_state, d->loop, d->tunnel, d->fastpath,
+	    d->bindings, link_mtu, err,
 	    sizeof(err)) == -1 ||
 	    netsetup_sync(&netsetup_state, d->tenants, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		netsetup_shutdown(&netsetup_state);
+		fastpath_free(d->fastpath);
 		return EXIT_RUNTIME;
 	}
 	netsetup_done = true;
+	if (d->fastpath != NULL) {
+		int n;
+
+		fastpath_set_tenants(d->fastpath, d->tenants);
+		if ((n = fastpath_attach_links(d->fastpath, err, sizeof(err))) == -1)
+			log_warn("fast path: %s", err);
+		else
+			log_info("fast path on %d interface(s) and %zu tenant "
+			    "device(s)", n, d->tenants->n);
+	}
 	if ((d->control = control_open(d->loop, d->conf->ha.control_socket,
 	    err, sizeof(err))) == NULL) {
 		log_err("%s", err);
@@ -670,6 +700,7 @@ main(int argc, char *argv[])
 	reg_free(&d->reg);
 	control_close(d->control);
 	netsetup_shutdown(&netsetup_state);
+	fastpath_free(d->fastpath);
 	tunnel_free(d->tunnel);
 	tun_release_spares();
 	if (persist_commit(&persist_state) == -1)

@@ -19,6 +19,7 @@ struct mipha_conf;
 struct journal;
 struct control;
 struct tunnel;
+struct fastpath;
 
 struct mipha {
 	struct ev_loop		*loop;
@@ -30,6 +31,7 @@ struct mipha {
 	struct journal		*journal;
 	struct control		*control;
 	struct tunnel		*tunnel;
+	struct fastpath		*fastpath;	/* NULL: userspace path only */
 	int64_t			 started;	/* wall clock */
 	uint64_t		 reloads;
 	uint64_t		 reload_failures;

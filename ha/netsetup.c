@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "binding.h"
+#include "fastpath.h"
 #include "log.h"
 #include "netsetup.h"
 #include "tenant.h"
@@ -186,12 +187,14 @@ disable_redirects(struct netsetup *ns)
 
 int
 netsetup_init(struct netsetup *ns, struct ev_loop *loop, struct tunnel *tn,
-    struct binding_table *bt, unsigned link_mtu, char *err, size_t errlen)
+    struct fastpath *fp, struct binding_table *bt, unsigned link_mtu,
+    char *err, size_t errlen)
 {
 	memset(ns, 0, sizeof(*ns));
 	ns->loop = loop;
 	ns->link_mtu = link_mtu;
 	ns->tunnel = tn;
+	ns->fastpath = fp;
 	ns->bindings = bt;
 	ns->arp_fd = -1;
 	if (route_open(&ns->rt) == -1) {
@@ -256,6 +259,7 @@ ns_remove(struct netsetup *ns, struct ns_tenant *nt)
 	nt->spec.tun_name = nt->tun;	/* the array may have moved */
 	if (route_tenant_remove(&ns->rt, &nt->spec) == -1)
 		log_warn("tenant device %s: %s", nt->tun, route_error(&ns->rt));
+	fastpath_detach_tun(ns->fastpath, nt->id);
 	/* Closing the descriptor deletes the (non-persistent) TUN device. */
 	tunnel_detach(ns->tunnel, nt->id);
 	nt->used = false;
@@ -300,6 +304,17 @@ ns_install(struct netsetup *ns, const struct tenant *t, struct ns_tenant *nt,
 	}
 	(void)route_disable_redirects(&ns->rt, nt->tun);
 	disable_ipv6(nt->tun);
+	if (ns->fastpath != NULL) {
+		char why[160];
+		int ifindex = route_link_index(&ns->rt, nt->tun);
+
+		/* Without it the tenant is still served, by userspace only. */
+		if (ifindex <= 0 || fastpath_attach_tun(ns->fastpath, t->id,
+		    ifindex, why, sizeof(why)) == -1)
+			log_warn("tenant %s: fast path not attached to %s: %s",
+			    t->name, nt->tun, ifindex <= 0 ?
+			    route_error(&ns->rt) : why);
+	}
 	if (nt->home_if[0] != '\0') {
 		if ((nt->home_ifindex = route_link_index(&ns->rt, nt->home_if)) <= 0) {
 			log_warn("tenant %s: home_interface %s: %s; no proxy ARP",

@@ -24,6 +24,7 @@
 struct binding_table;
 struct tenant_set;
 struct tunnel;
+struct fastpath;
 
 /*
  * A tenant's TUN MTU is its tunnel MTU: the link MTU towards care-of
@@ -52,6 +53,7 @@ struct netsetup {
 	struct route_ctx	 rt;
 	bool			 rt_open;
 	struct tunnel		*tunnel;
+	struct fastpath		*fastpath;	/* may be NULL */
 	struct binding_table	*bindings;
 	struct tenant_set	*tenants;
 	struct ns_tenant	*v;
@@ -62,7 +64,7 @@ struct netsetup {
 };
 
 int	netsetup_init(struct netsetup *, struct ev_loop *, struct tunnel *,
-	    struct binding_table *, unsigned link_mtu, char *err, size_t errlen);
+	    struct fastpath *, struct binding_table *, unsigned link_mtu, char *err, size_t errlen);
 unsigned netsetup_tunnel_mtu(unsigned link_mtu, unsigned encaps);
 /* Install what `ts` needs and remove what it no longer has. */
 int	netsetup_sync(struct netsetup *, struct tenant_set *, char *err,

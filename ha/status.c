@@ -13,6 +13,7 @@
 #include "control.h"
 #include "ctl_proto.h"
 #include "emit.h"
+#include "fastpath.h"
 #include "log.h"
 #include "mipha.h"
 #include "mip_proto.h"
@@ -90,16 +91,28 @@ emit_reg_counters(struct emit *out, const struct reg_counters *rc)
 	emit_object_end(out);
 }
 
-/* Data-plane counters; all zero while no data plane runs. */
+/*
+ * Data-plane counters; all zero while no data plane runs. The packet
+ * counts are both paths together; "fastpath" tells the kernel's share.
+ */
 static void
-emit_dp_counters(struct emit *out, const struct dp_counters *c)
+emit_dp_counters(struct emit *out, const struct dp_counters *c,
+    const struct fastpath *fp, const struct fp_counters *f)
 {
 	static const struct dp_counters zero;
 
 	if (c == NULL)
 		c = &zero;
-	emit_uint(out, "packets_tunneled", c->tunneled);
-	emit_uint(out, "packets_reverse_tunneled", c->reverse_tunneled);
+	emit_uint(out, "packets_tunneled", c->tunneled + f->fwd_packets);
+	emit_uint(out, "packets_reverse_tunneled",
+	    c->reverse_tunneled + f->rev_packets);
+	emit_object_begin(out, "fastpath");
+	emit_bool(out, "enabled", fp != NULL);
+	emit_uint(out, "packets_tunneled", f->fwd_packets);
+	emit_uint(out, "packets_reverse_tunneled", f->rev_packets);
+	emit_uint(out, "octets_tunneled", f->fwd_bytes);
+	emit_uint(out, "octets_reverse_tunneled", f->rev_bytes);
+	emit_object_end(out);
 	emit_uint(out, "icmp_sent", c->icmp_sent);
 	emit_uint(out, "icmp_rate_limited", c->icmp_rate_limited);
 	emit_object_begin(out, "packets_dropped");
@@ -113,6 +126,7 @@ h_show_tenants(void *arg, const struct ctl_request *req, struct emit *out,
     char *err, size_t errlen)
 {
 	struct mipha *d = arg;
+	struct fp_counters f;
 
 	(void)req;
 	(void)err;
@@ -134,8 +148,10 @@ h_show_tenants(void *arg, const struct ctl_request *req, struct emit *out,
 		emit_uint(out, "mobile_nodes", t->nmns);
 		emit_uint(out, "bindings", t->bindings);
 		emit_reg_counters(out, &t->counters);
+		fastpath_counters(d->fastpath, t->id, &f);
 		emit_dp_counters(out, d->tunnel != NULL ?
-		    tunnel_tenant_counters(d->tunnel, t->id) : NULL);
+		    tunnel_tenant_counters(d->tunnel, t->id) : NULL, d->fastpath,
+		    &f);
 		emit_object_end(out);
 	}
 	emit_array_end(out);
@@ -147,6 +163,7 @@ h_show_stats(void *arg, const struct ctl_request *req, struct emit *out,
     char *err, size_t errlen)
 {
 	struct mipha *d = arg;
+	struct fp_counters f;
 
 	(void)req;
 	(void)err;
@@ -157,8 +174,12 @@ h_show_stats(void *arg, const struct ctl_request *req, struct emit *out,
 	emit_uint(out, "mobile_nodes_bound", binding_nodes(d->bindings));
 	emit_uint(out, "requests", d->reg.requests);
 	emit_uint(out, "request_batches", d->reg.batches);
+	fastpath_counters_total(d->fastpath, &f);
 	emit_dp_counters(out, d->tunnel != NULL ? tunnel_counters(d->tunnel) :
-	    NULL);
+	    NULL, d->fastpath, &f);
+	emit_uint(out, "fastpath_interfaces", fastpath_links(d->fastpath));
+	emit_uint(out, "fastpath_handed_to_userspace_forward", f.fwd_slow);
+	emit_uint(out, "fastpath_handed_to_userspace_reverse", f.rev_slow);
 	emit_uint(out, "reloads", d->reloads);
 	emit_uint(out, "reload_failures", d->reload_failures);
 	emit_object_end(out);

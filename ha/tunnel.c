@@ -264,6 +264,7 @@ learn_link_mtu(struct tunnel *tn, const struct tn_slot *s)
 	    (mtu = route_mtu(tn, r.outer.dst)) == 0 || mtu >= s->len)
 		return;
 	b->path_mtu = (uint16_t)mtu;
+	binding_soft_changed(tn->bindings, b);
 	if ((r.inner.frag & IP4_DF) && tn->pend_len == 0) {
 		/* Sent after the flush: the ring is busy now. */
 		memcpy(tn->pend, tn->frag + r.inner_off, r.inner_len);
@@ -837,8 +838,10 @@ tunnel_icmp(struct tunnel *tn, uint8_t *pkt, size_t len)
 	    r.inner.dst, r.outer.dst)) == NULL)
 		return;
 	if (r.type == ICMP4_UNREACH && r.code == ICMP4_UNREACH_NEEDFRAG &&
-	    r.mtu >= IP4_MIN_MTU && r.mtu < tn->mtu)
+	    r.mtu >= IP4_MIN_MTU && r.mtu < tn->mtu && r.mtu != b->path_mtu) {
 		b->path_mtu = r.mtu;
+		binding_soft_changed(tn->bindings, b);
+	}
 	if (!r.relay || !icmp_allowed(tn))
 		return;
 	r.relay_err.src = tn->ha_addr;

@@ -94,6 +94,10 @@ TUN_MTUS = {"mip-acme": LINK_MTU - 32,     # ipip, gre, minimal, udp
             "mip-beta": LINK_MTU - 24}     # ipip, gre
 TUN_MTU = TUN_MTUS["mip-acme"]
 RTPROT = "213"
+# MIPT_FASTPATH=0 (test_dataplane_userspace.sh): the same cases with
+# `fastpath = false`, so the userspace data plane is proven on its own.
+FASTPATH = os.environ.get("MIPT_FASTPATH", "1") != "0"
+FP_HANDLE = 0x4d49                 # ha/fastpath_maps.h FP_TC_HANDLE
 
 PID = os.getpid()
 NS = {k: "dp%d%s" % (PID, k) for k in
@@ -725,6 +729,9 @@ def flat(s):
          "reverse": s.get("packets_reverse_tunneled", 0),
          "icmp_sent": s.get("icmp_sent", 0),
          "icmp_rate_limited": s.get("icmp_rate_limited", 0)}
+    fp = s.get("fastpath") or {}
+    f["fp.tunneled"] = fp.get("packets_tunneled", 0)
+    f["fp.reverse"] = fp.get("packets_reverse_tunneled", 0)
     for k, v in (s.get("packets_dropped") or {}).items():
         f["drop." + k] = v
     return f
@@ -1036,7 +1043,8 @@ def build_topology():
 def write_config(d):
     write_cfg(d.conf, {"ha": {
         "address": HA, "control_socket": d.sock, "state_dir": d.state,
-        "max_lifetime": 600, "replay_window": 7, "tenants_dir": "tenants.d"}})
+        "max_lifetime": 600, "replay_window": 7, "tenants_dir": "tenants.d",
+        "fastpath": FASTPATH}})
 
     def node(hoa):
         return {"home_address": hoa, "spi": SPI[hoa], "algorithm": "hmac-md5",
@@ -1357,6 +1365,56 @@ def case_esp(kind, tag):
             H.check(decrypts(SA_UP, r.raw), "reverse ESP decrypts and "
                     "authenticates at the gateway")
         c.expect({"tunneled": 1, "reverse": 1}, "one each way")
+        # IP-in-IP and GRE without a key are the kernel fast path's; minimal
+        # and UDP tunnels stay with userspace.
+        n = 1 if FASTPATH and kind in ("ipip", "gre") else 0
+        c.expect({"fp.tunneled": n, "fp.reverse": n},
+                 "%s carried by the %s path" % (
+                     kind, "kernel fast" if n else "userspace"))
+
+
+def tc_filters(ifname, where):
+    """mipha's tc filters on a HA interface (ingress/egress)."""
+    r = subprocess.run(["ip", "netns", "exec", NS["ha"], "tc", "-j", "filter",
+                        "show", "dev", ifname, where], capture_output=True,
+                       text=True)
+    try:
+        return [f for f in json.loads(r.stdout or "[]")
+                if f.get("options", {}).get("handle") == FP_HANDLE or
+                "fp_" in json.dumps(f)]
+    except ValueError:
+        return []
+
+
+def clsact_present(ifname):
+    r = subprocess.run(["ip", "netns", "exec", NS["ha"], "tc", "qdisc", "show",
+                        "dev", ifname], capture_output=True, text=True)
+    return "clsact" in r.stdout
+
+
+HA_LINKS = ("h-mn", "h-fa", "h-gwa", "h-gwb", "h-in", "h-home")
+
+
+def case_fastpath_attached():
+    with H.case("fast path %s" % ("attached: tc filters on every link and "
+                                  "tenant device" if FASTPATH else
+                                  "disabled: no tc filter anywhere")):
+        st = B.d.stats()
+        fp = st.get("fastpath", {})
+        H.check(fp.get("enabled") is FASTPATH, "show stats: fastpath.enabled "
+                "is %s" % FASTPATH, json.dumps(fp))
+        want = len(HA_LINKS) if FASTPATH else 0
+        H.check(st.get("fastpath_interfaces") == want,
+                "fast path on %d interface(s)" % want,
+                "got %r" % st.get("fastpath_interfaces"))
+        for l in HA_LINKS:
+            H.check(bool(tc_filters(l, "ingress")) == FASTPATH,
+                    "%s: fp_reverse on ingress %s" % (
+                        l, "present" if FASTPATH else "absent"))
+        for t in ("mip-acme", "mip-beta"):
+            H.check(bool(tc_filters(t, "egress")) == FASTPATH,
+                    "%s: fp_forward on egress %s" % (
+                        t, "present" if FASTPATH else "absent"))
 
 
 def case_vpn_udp_kinds(kind):
@@ -2157,6 +2215,10 @@ def case_shutdown_and_restarts():
         H.check(not proxies(), "no proxy ARP entry left", repr(proxies()))
         H.check(operator_route_present(), "the operator's route in table 102 "
                 "survives")
+        left = [l for l in HA_LINKS if tc_filters(l, "ingress") or
+                clsact_present(l)]
+        H.check(not left, "no tc filter or clsact qdisc of mipha's left on "
+                "the HA's links", repr(left))
     case_tunnel_sockets("no daemon", expect_unreach=True)
 
     with H.case("restart after SIGTERM: same state, bindings and data plane "
@@ -2230,6 +2292,7 @@ def main():
         B.diag["tun-" + t].wait_ready()
 
     case_routing_state_start()
+    case_fastpath_attached()
     case_tunnel_sockets("at start, no bindings")
     case_register()
     for kind in ("ipip", "gre", "minimal", "udp"):

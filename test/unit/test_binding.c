@@ -13,7 +13,7 @@
 
 static struct ev_loop *loop;
 static struct binding_table *tbl;
-static int n_added, n_renewed, n_removed;
+static int n_added, n_renewed, n_removed, n_soft;
 static enum binding_state last_removed_state;
 
 static void
@@ -24,6 +24,7 @@ count_cb(void *arg, enum binding_event ev, const struct binding *b)
 	case BEV_ADDED: n_added++; break;
 	case BEV_RENEWED: n_renewed++; break;
 	case BEV_REMOVED: n_removed++; last_removed_state = b->state; break;
+	case BEV_SOFT_STATE: n_soft++; break;
 	}
 }
 
@@ -55,7 +56,7 @@ setup(void)
 	tbl = binding_table_new(loop, 16);
 	ck_assert_ptr_nonnull(tbl);
 	ck_assert_int_eq(binding_subscribe(tbl, count_cb, NULL), 0);
-	n_added = n_renewed = n_removed = 0;
+	n_added = n_renewed = n_removed = n_soft = 0;
 }
 
 static void
@@ -87,6 +88,11 @@ START_TEST(single_binding_replaces)
 	binding_set(tbl, 1, A("198.18.10.5"), &p2, false);
 	ck_assert_int_eq(n_renewed, 1);
 	ck_assert_uint_eq(binding_count(tbl), 1);
+	/* The data plane's path MTU soft state reaches the subscribers too. */
+	b->path_mtu = 1400;
+	binding_soft_changed(tbl, b);
+	ck_assert_int_eq(n_soft, 1);
+	ck_assert_int_eq(n_renewed, 1);
 }
 END_TEST
 
