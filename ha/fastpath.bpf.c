@@ -146,15 +146,26 @@ fp_forward(struct __sk_buff *skb)
 	struct fp_counters *c;
 	struct iphdr ip, outer = {};
 	struct ethhdr eth;
-	__u32 key = 0, inner_len, seg_len, hlen, segs = 1;
+	__u32 key = 0, inner_len, seg_len, hlen, segs = 1, net_off;
 	__u16 overhead;
 	__u64 adj;
 
 	if (skb->protocol != ETH_P_IPV4_BE)
 		return TC_ACT_OK;
-	/* A TUN device has no link-layer header: the datagram starts at 0. */
-	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) != 0 ||
-	    ip.version != 4 || ip.ihl != 5)
+	if (bpf_skb_load_bytes_relative(skb, 0, &ip, sizeof(ip),
+	    BPF_HDR_START_NET) != 0 || ip.version != 4 || ip.ihl != 5)
+		return to_userspace(1);
+	/*
+	 * The datagram fills the skb after the link-layer header, if any: a
+	 * TUN device has none, BPF_PROG_TEST_RUN gives an Ethernet header.
+	 * That holds for segmentation-offloaded datagrams too, whose total
+	 * length covers every segment.
+	 */
+	inner_len = bpf_ntohs(ip.tot_len);
+	if (skb->len < inner_len)
+		return to_userspace(1);
+	net_off = skb->len - inner_len;
+	if (net_off != 0 && net_off != sizeof(eth))
 		return to_userspace(1);
 	if ((b = bpf_map_lookup_elem(&fp_bindings, &ip.daddr)) == NULL ||
 	    (cfg = bpf_map_lookup_elem(&fp_config, &key)) == NULL)
@@ -167,27 +178,24 @@ fp_forward(struct __sk_buff *skb)
 	    ip.ttl == 0 || (ip.frag_off & bpf_htons(IP_MF_OFFSET)) != 0)
 		return to_userspace(1);
 	if ((b->flags & FP_F_VPN_ONLY) &&
-	    !vpn_traffic(skb, &ip, sizeof(ip), 0, b->gateway, BPF_HDR_START_MAC))
+	    !vpn_traffic(skb, &ip, sizeof(ip), 0, b->gateway, BPF_HDR_START_NET))
 		return to_userspace(1);
 
-	inner_len = bpf_ntohs(ip.tot_len);
 	hlen = sizeof(ip);
 	if (skb->gso_size != 0) {
 		/* One TCP segment on the wire: its headers plus gso_size. */
 		__u8 doff;
 
 		if (ip.protocol != IPPROTO_TCP ||
-		    bpf_skb_load_bytes(skb, sizeof(ip) + 12, &doff, 1) != 0)
+		    bpf_skb_load_bytes_relative(skb, sizeof(ip) + 12, &doff, 1,
+		    BPF_HDR_START_NET) != 0)
 			return to_userspace(1);
 		hlen += (doff >> 4) * 4;
 		seg_len = hlen + skb->gso_size;
 		if (inner_len > hlen)
 			segs = (inner_len - hlen + skb->gso_size - 1) / skb->gso_size;
-	} else {
-		if (inner_len != skb->len)
-			return to_userspace(1);
+	} else
 		seg_len = inner_len;
-	}
 	overhead = b->encap == FP_ENCAP_GRE ? sizeof(ip) + GRE_HDR_LEN :
 	    sizeof(ip);
 	/* RFC 2003 §5.1: over the tunnel MTU is the userspace path's case. */
@@ -221,19 +229,19 @@ fp_forward(struct __sk_buff *skb)
 	outer.saddr = cfg->ha_addr;
 	outer.daddr = b->coa;
 	outer.check = ip_checksum(&outer);
-	if (bpf_skb_store_bytes(skb, 0, &outer, sizeof(outer), 0) != 0)
+	if (bpf_skb_store_bytes(skb, net_off, &outer, sizeof(outer), 0) != 0)
 		return TC_ACT_SHOT;	/* the packet is half rewritten */
 	if (b->encap == FP_ENCAP_GRE) {
 		/* RFC 2784 §2: C=0, version 0, protocol type IPv4. */
 		__u32 gre = bpf_htonl(ETH_P_IP);
 
-		if (bpf_skb_store_bytes(skb, sizeof(outer), &gre, sizeof(gre),
-		    0) != 0)
+		if (bpf_skb_store_bytes(skb, net_off + sizeof(outer), &gre,
+		    sizeof(gre), 0) != 0)
 			return TC_ACT_SHOT;
 	}
 
 	/* Give it the egress link's header and hand it to that device. */
-	if (bpf_skb_change_head(skb, sizeof(eth), 0) != 0)
+	if (net_off == 0 && bpf_skb_change_head(skb, sizeof(eth), 0) != 0)
 		return TC_ACT_SHOT;
 	__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
