@@ -378,10 +378,15 @@ fail:
 void
 fastpath_set_tenants(struct fastpath *fp, const struct tenant_set *ts)
 {
-	if (fp == NULL)
-		return;
-	fp->tenants = ts;
-	resync_all(fp);
+	if (fp != NULL)
+		fp->tenants = ts;
+}
+
+void
+fastpath_resync(struct fastpath *fp)
+{
+	if (fp != NULL)
+		resync_all(fp);
 }
 
 int

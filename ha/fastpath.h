@@ -39,8 +39,13 @@ struct fastpath *fastpath_new(struct binding_table *, struct in_addr ha_addr,
 /* Detach every filter attached by this run, then free. NULL is fine. */
 void	fastpath_free(struct fastpath *);
 
-/* New tenants (reload): every map entry is brought in line with them. */
+/*
+ * The running tenants (start, reload): set before the old set is freed;
+ * then, once every tenant has its device, fastpath_resync() brings every
+ * entry in line with them (policy, gateway, device).
+ */
 void	fastpath_set_tenants(struct fastpath *, const struct tenant_set *);
+void	fastpath_resync(struct fastpath *);
 
 /* A tenant's TUN device came or goes (netsetup). */
 int	fastpath_attach_tun(struct fastpath *, uint32_t tenant_id, int ifindex,

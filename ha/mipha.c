@@ -291,6 +291,7 @@ mipha_reload(struct mipha *d, char *msg, size_t msglen)
 	reg_set_tenants(&d->reg, ts);
 	persist_set_tenants(&persist_state, ts);
 	tunnel_set_tenants(d->tunnel, ts);
+	fastpath_set_tenants(d->fastpath, ts);
 	reg_settings_from(nc, &rs);
 	reg_set_settings(&d->reg, &rs);
 	tenant_set_free(d->tenants);
@@ -306,7 +307,7 @@ mipha_reload(struct mipha *d, char *msg, size_t msglen)
 		kept++;
 	}
 	/* The fast path's entries follow the new tenants; new links join. */
-	fastpath_set_tenants(d->fastpath, ts);
+	fastpath_resync(d->fastpath);
 	if (fastpath_attach_links(d->fastpath, err, sizeof(err)) == -1)
 		log_warn("reload: fast path: %s", err);
 	if (persist_commit(&persist_state) == -1) {
@@ -615,6 +616,7 @@ main(int argc, char *argv[])
 		if (d->fastpath == NULL)
 			log_warn("fast path not available (%s): the userspace "
 			    "data plane carries every packet", err);
+		fastpath_set_tenants(d->fastpath, d->tenants);
 	} else
 		log_notice("fast path disabled by configuration");
 	if (netsetup_init(&netsetup_state, d->loop, d->tunnel, d->fastpath,
@@ -630,7 +632,7 @@ main(int argc, char *argv[])
 	if (d->fastpath != NULL) {
 		int n;
 
-		fastpath_set_tenants(d->fastpath, d->tenants);
+		fastpath_resync(d->fastpath);
 		if ((n = fastpath_attach_links(d->fastpath, err, sizeof(err))) == -1)
 			log_warn("fast path: %s", err);
 		else
