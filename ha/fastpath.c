@@ -56,6 +56,7 @@ struct fastpath {
 	struct fp_link		 links[FP_MAX_LINKS];
 	unsigned		 nlinks;
 	int			 ncpus;
+	struct fp_counters	*percpu;	/* one per possible CPU, for reads */
 	/* resync batch */
 	__u32			*batch_keys;
 	struct fp_binding	*batch_vals;
@@ -306,6 +307,11 @@ fastpath_new(struct binding_table *bt, struct in_addr ha_addr,
 		snprintf(err, errlen, "cannot count CPUs: %s", strerror(-fp->ncpus));
 		goto fail;
 	}
+	if ((fp->percpu = calloc((size_t)fp->ncpus, sizeof(*fp->percpu))) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	{
 		DECLARE_LIBBPF_OPTS(bpf_object_open_opts, oo,
 		    .object_name = "mipha_fastpath");
@@ -348,17 +354,10 @@ fastpath_new(struct binding_table *bt, struct in_addr ha_addr,
 		goto fail;
 	}
 	/* Key 0: what the programs handed to userspace. */
-	{
-		struct fp_counters *z = calloc((size_t)fp->ncpus, sizeof(*z));
-
-		if (z == NULL || bpf_map_update_elem(fp->map_stats, &key, z,
-		    BPF_ANY) != 0) {
-			free(z);
-			snprintf(err, errlen, "setting up the BPF counters: %s",
-			    strerror(errno));
-			goto fail;
-		}
-		free(z);
+	if (bpf_map_update_elem(fp->map_stats, &key, fp->percpu, BPF_ANY) != 0) {
+		snprintf(err, errlen, "setting up the BPF counters: %s",
+		    strerror(errno));
+		goto fail;
 	}
 	if (binding_subscribe(bt, fastpath_binding_event, fp) == -1) {
 		snprintf(err, errlen, "cannot subscribe to the binding table");
@@ -368,6 +367,7 @@ fastpath_new(struct binding_table *bt, struct in_addr ha_addr,
 fail:
 	if (fp != NULL) {
 		bpf_object__close(fp->obj);
+		free(fp->percpu);
 		free(fp->batch_keys);
 		free(fp->batch_vals);
 		free(fp);
@@ -393,7 +393,6 @@ int
 fastpath_attach_tun(struct fastpath *fp, uint32_t tenant_id, int ifindex,
     char *err, size_t errlen)
 {
-	struct fp_counters *z;
 	bool created;
 
 	if (fp == NULL)
@@ -420,17 +419,13 @@ fastpath_attach_tun(struct fastpath *fp, uint32_t tenant_id, int ifindex,
 		fp->ntun = n;
 	}
 	/* The tenant's counters start at zero with its device. */
-	if ((z = calloc((size_t)fp->ncpus, sizeof(*z))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (bpf_map_update_elem(fp->map_stats, &tenant_id, z, BPF_ANY) != 0) {
+	memset(fp->percpu, 0, (size_t)fp->ncpus * sizeof(*fp->percpu));
+	if (bpf_map_update_elem(fp->map_stats, &tenant_id, fp->percpu,
+	    BPF_ANY) != 0) {
 		snprintf(err, errlen, "counters for tenant %u: %s", tenant_id,
 		    strerror(errno));
-		free(z);
 		return -1;
 	}
-	free(z);
 	if (tc_attach(ifindex, BPF_TC_EGRESS, fp->prog_forward, &created, err,
 	    errlen) == -1)
 		return -1;
@@ -521,12 +516,13 @@ void
 fastpath_counters(const struct fastpath *fp, uint32_t tenant_id,
     struct fp_counters *out)
 {
-	struct fp_counters v[256];
+	const struct fp_counters *v;
 
 	memset(out, 0, sizeof(*out));
-	if (fp == NULL || fp->ncpus > 256 ||
-	    bpf_map_lookup_elem(fp->map_stats, &tenant_id, v) != 0)
+	if (fp == NULL ||
+	    bpf_map_lookup_elem(fp->map_stats, &tenant_id, fp->percpu) != 0)
 		return;
+	v = fp->percpu;
 	for (int c = 0; c < fp->ncpus; c++) {
 		out->fwd_packets += v[c].fwd_packets;
 		out->fwd_bytes += v[c].fwd_bytes;
@@ -581,6 +577,7 @@ fastpath_free(struct fastpath *fp)
 	bpf_object__close(fp->obj);
 	free(fp->tun_ifindex);
 	free(fp->tun_created_qdisc);
+	free(fp->percpu);
 	free(fp->batch_keys);
 	free(fp->batch_vals);
 	free(fp);
