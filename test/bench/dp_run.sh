@@ -26,19 +26,36 @@
 # each under policy "open", then the same with ESP (protocol 50) under
 # policy "vpn-only" (mipha restarted with that tenant policy).
 # One TCP stream (iperf3): GW -> MN plain (ceiling) against GW -> HoA
-# through mipha, and both reversed (-R). The kernels here have no ipip
-# module, so the MN ends the tunnel in userspace: test/bench/dp_mnstack
-# (raw IP-in-IP socket <-> a TUN device holding the HoA), running only
-# during the TCP runs; the iperf3 server listens on the HoA. The MN
-# stand-in shares the CPUs, so a TCP figure with mipha's CPU well below
+# through mipha, and both reversed (-R); the iperf3 server listens on the
+# HoA. The kernels here have no ipip module, so during the TCP runs only
+# the MN ends the tunnel with tc programs on its veth m0
+# (test/bench/mn_tunnel.bpf.c, kernel speed, GSO intact): egress
+# encapsulates what the HoA (on lo) sends, CoA -> HA (the rule "from HoA"
+# routes it via HA with route MTU 1480), ingress decapsulates IP-in-IP
+# from HA around datagrams for the HoA. They are detached for the
+# small-packet runs, whose sink counts IP-in-IP on a raw socket.
+# DP_MNSTACK_USER=1 ends it in userspace instead, as before:
+# test/bench/dp_mnstack (raw IP-in-IP socket <-> a TUN device holding the
+# HoA), which caps TCP at 1-2 Gbit/s.
+# A raw socket - mipha's userspace path, dp_mnstack - reads a veth packet
+# as it was sent: TSO super-packets and unfinished (CHECKSUM_PARTIAL)
+# checksums included. So for mipha's TCP runs only, the veth sending into
+# such a reader has checksum offload (and with it TSO) turned off, and its
+# kernel finishes and segments every packet: m0 when the tc endpoint
+# talks to a mipha without its fast path, h0 (in HA) when dp_mnstack
+# listens to a mipha with it. mipha's fast path and the tc endpoint take
+# super-packets as the kernel does, so then all offloads stay, as in the
+# kernel-forwarding runs.
+# The MN side shares the CPUs, so a TCP figure with mipha's CPU well below
 # 100% is limited by the test bed, not by mipha.
 #
 # CPUs: mipha on HA_CPU (0), generators and the iperf3 client on GEN_CPU
-# (1), sinks on SINK_CPU (0), dp_mnstack and the iperf3 server on MN_CPU
-# (1). Kernel and mipha are measured back to back in each of DP_ROUNDS
-# rounds; the ratio judged against the goal is the median of the rounds'
-# ratios, the rates shown are each path's best round; "mipha cpu" is the
-# daemon's CPU time over the generator's run (warm-up included), median.
+# (1), sinks on SINK_CPU (0), the iperf3 server (and dp_mnstack) on
+# MN_CPU (1). Kernel and mipha are measured back to back in each of
+# DP_ROUNDS rounds; the ratio judged against the goal is the median of the
+# rounds' ratios, the rates shown are each path's best round; "mipha cpu"
+# is the daemon's CPU time over the generator's run (warm-up included),
+# median.
 #
 # With 2 CPUs the test bed shares them with the path under test: the
 # sink on CPU 0 takes time from mipha, on CPU 1 from the generator (the
@@ -49,13 +66,16 @@
 # run), DP_WARM (1), DP_WINDOW (256 datagrams in flight: the tenant TUN
 # queue holds 500, a larger window overruns it), DP_BATCH (32, sendmmsg
 # batch), DP_TCP_SECS (5), DP_TCP=0 skips TCP, DP_SMALL=0 the small-packet
-# runs, DP_VPN=0 the vpn-only runs; DP_PROFILE=1 records mipha with perf
-# (cpu-clock) during extra runs of each path and prints where its time
-# goes; DP_QUIET (10) and DP_QUIET_WAIT (40): before each measurement wait
-# up to DP_QUIET_WAIT times ~0.8 s for the CPUs to be below DP_QUIET
-# percent busy; DP_KEEP=1 keeps the work directory; HA_CPU, GEN_CPU,
-# SINK_CPU, MN_CPU ("any": unpinned); MIPHA, MIPHACTL, DP_GEN, DP_MNSTACK,
-# PYTHON3, IPERF3 (paths).
+# runs, DP_VPN=0 the vpn-only runs; DP_FASTPATH=0 runs mipha without its
+# tc fast path (mipha.conf fastpath = false: the userspace data plane);
+# DP_MNSTACK_USER=1 ends the MN's tunnel in userspace (dp_mnstack);
+# DP_PROFILE=1 records mipha with perf (cpu-clock) during extra runs of
+# each path and prints where its time goes; DP_QUIET (10) and
+# DP_QUIET_WAIT (40): before each measurement wait up to DP_QUIET_WAIT
+# times ~0.8 s for the CPUs to be below DP_QUIET percent busy; DP_KEEP=1
+# keeps the work directory; HA_CPU, GEN_CPU, SINK_CPU, MN_CPU ("any":
+# unpinned); MIPHA, MIPHACTL, DP_GEN, DP_MNSTACK, DP_MNBPF
+# (mn_tunnel.bpf.o), PYTHON3, IPERF3 (paths).
 # Called by make with top_builddir and srcdir set.
 set -eu
 
@@ -64,6 +84,10 @@ MIPHA=${MIPHA:-$top_builddir/ha/mipha}
 MIPHACTL=${MIPHACTL:-$top_builddir/ha/miphactl}
 DP_GEN=${DP_GEN:-$top_builddir/test/bench/dp_gen}
 DP_MNSTACK=${DP_MNSTACK:-$top_builddir/test/bench/dp_mnstack}
+DP_MNBPF=${DP_MNBPF:-$top_builddir/test/bench/mn_tunnel.bpf.o}
+MNSTACK_USER=${DP_MNSTACK_USER:-0}
+if [ "${DP_FASTPATH:-1}" = 0 ]; then FASTPATH_CONF=false
+else FASTPATH_CONF=true; fi
 PYTHON3=${PYTHON3:-python3}
 IPERF3=${IPERF3:-iperf3}
 ROUNDS=${DP_ROUNDS:-3}
@@ -81,6 +105,7 @@ QUIET_WAIT=${DP_QUIET_WAIT:-40}
 # taskset for the MN's processes ("any": let the scheduler place them)
 if [ "$MN_CPU" = any ]; then MN_PIN=; else MN_PIN="taskset -c $MN_CPU"; fi
 
+# MN, HA and HOA are compiled into mn_tunnel.bpf.c too.
 MN=198.51.100.20
 HA=198.51.100.1
 HA2=203.0.113.1
@@ -108,6 +133,14 @@ if [ "$TCP" = 1 ] && ! command -v "$IPERF3" >/dev/null; then
 	echo "dp_run.sh: no $IPERF3: skipping TCP (apt-get install iperf3)" >&2
 	TCP=0
 fi
+if [ "$TCP" = 1 ]; then
+	command -v ethtool >/dev/null ||
+	    die "ethtool not found (apt-get install ethtool)"
+	if [ "$MNSTACK_USER" != 1 ]; then
+		[ -r "$DP_MNBPF" ] || die "$DP_MNBPF not built"
+		command -v tc >/dev/null || die "tc (iproute2) not found"
+	fi
+fi
 PROFILE=${DP_PROFILE:-0}
 if [ "$PROFILE" = 1 ] && ! perf record -e cpu-clock -o /dev/null true \
     >/dev/null 2>&1; then
@@ -118,6 +151,7 @@ fi
 WORK=$(mktemp -d /tmp/mipha-dp.XXXXXX)
 MIPHA_PID=
 MNSTACK_PID=
+FASTPATH=0
 BG_PIDS=
 cleanup() {
 	for pid in $BG_PIDS $MNSTACK_PID $MIPHA_PID; do
@@ -163,6 +197,10 @@ ip -n $NGW link set g0 up
 ip -n $NGW route add 198.51.100.0/24 via $HA2
 ip -n $NGW route add $HOMENET via $HA2
 ip -n $NMN route add 203.0.113.0/24 via $HA
+# RFC 5944 §4.6: away from home, the MN neither answers ARP for its home
+# address nor sends its home address in ARP.
+nsx $NMN sysctl -qw net.ipv4.conf.m0.arp_ignore=1 \
+    net.ipv4.conf.m0.arp_announce=2
 nsx $NHA sysctl -qw net.ipv4.ip_forward=1
 for n in $NMN $NHA $NGW; do
 	nsx "$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
@@ -178,6 +216,7 @@ ha: {
 	address = "$HA";
 	control_socket = "$1/mipha.sock";
 	state_dir = "$1/state";
+	fastpath = $FASTPATH_CONF;
 };
 EOF
 	cat >"$1/tenants.d/bench.conf" <<EOF
@@ -247,6 +286,14 @@ start_mipha() {
 	note "ip netns exec MN python3 (registration: HoA $HOA CoA $MN, D+T, HMAC-MD5)"
 	nsx $NHA "$MIPHACTL" -s "$D/mipha.sock" show bindings | grep -q "$HOA" ||
 	    die "no binding for $HOA"
+	# Whether its tc fast path is attached (mipha.conf fastpath, and a
+	# kernel that refuses it leaves everything to the userspace path).
+	if nsx $NHA "$MIPHACTL" -s "$D/mipha.sock" show stats |
+	    grep -Eq '^fastpath_interfaces: [1-9]'; then
+		FASTPATH=1
+	else
+		FASTPATH=0
+	fi
 }
 
 stop_mipha() {
@@ -361,6 +408,10 @@ tcp() {
 	spid=$!
 	BG_PIDS="$BG_PIDS $spid"
 	wait_listen $NMN $port
+	csum_off=
+	[ -n "$m" ] && csum_off=$(raw_reader_link)
+	# shellcheck disable=SC2086
+	[ -z "$csum_off" ] || tx_csum $csum_off off
 	[ -n "$m" ] && c0=$(cpu_ticks $MIPHA_PID)
 	t0=$(date +%s.%N)
 	# shellcheck disable=SC2086
@@ -376,6 +427,8 @@ tcp() {
 	fi
 	wait $spid 2>/dev/null || true
 	BG_PIDS=
+	# shellcheck disable=SC2086
+	[ -z "$csum_off" ] || tx_csum $csum_off on
 	res=$("$PYTHON3" -c 'import json, sys
 e = json.load(open(sys.argv[1]))["end"]
 print("%.0f %d" % (e["sum_received"]["bits_per_second"],
@@ -386,6 +439,9 @@ print("%.0f %d" % (e["sum_received"]["bits_per_second"],
 	printf '  %-14s %s bit/s, %s retransmits\n' "$name" \
 	    "$(tail -n 1 "$WORK/r.$name")" "$(tail -n 1 "$WORK/l.$name")"
 	if ! grep -q "# $name\$" "$CMDS"; then
+		[ -z "$csum_off" ] || note "ip netns exec" \
+		    "$(echo "${csum_off%% *}" | sed "s/^$P-//" | tr a-z A-Z)" \
+		    "ethtool -K ${csum_off#* } tx off    # for the run below"
 		note "ip netns exec MN $MN_PIN iperf3 -s -1 -B $addr -p $port"
 		note "ip netns exec GW taskset -c $GEN_CPU iperf3 -c $addr -p $port" \
 		    "-t $TCP_SECS -O 1 -J $rev    # $name"
@@ -425,6 +481,54 @@ stop_mnstack() {
 	ip -n $NMN rule del from $HOA lookup 100 pref 100 2>/dev/null || true
 }
 
+# The tc endpoint (mn_tunnel.bpf.c): the HoA on lo; the reverse tunnel
+# (RFC 3024) takes everything it sends, via HA with a route MTU that leaves
+# room for the outer header (RFC 2003 §5.1).
+start_mnbpf() {
+	ip -n $NMN addr add $HOA/32 dev lo
+	ip -n $NMN route add default via $HA dev m0 mtu 1480 table 100
+	ip -n $NMN rule add from $HOA lookup 100 pref 100
+	tc -n $NMN qdisc add dev m0 clsact
+	tc -n $NMN filter add dev m0 egress bpf da obj "$DP_MNBPF" sec egress
+	tc -n $NMN filter add dev m0 ingress bpf da obj "$DP_MNBPF" sec ingress
+	grep -q mn_tunnel "$CMDS" ||
+	    note "ip netns exec MN tc filter add dev m0 egress|ingress bpf da" \
+	    "obj mn_tunnel.bpf.o sec egress|ingress (+ $HOA/32 on lo; rule" \
+	    "from $HOA lookup 100: default via $HA dev m0 mtu 1480)"
+}
+
+# Gone for the small-packet runs: their sink reads IP-in-IP itself.
+stop_mnbpf() {
+	tc -n $NMN qdisc del dev m0 clsact
+	ip -n $NMN rule del from $HOA lookup 100 pref 100
+	ip -n $NMN route flush table 100
+	ip -n $NMN addr del $HOA/32 dev lo
+}
+
+start_mn() {
+	if [ "$MNSTACK_USER" = 1 ]; then start_mnstack; else start_mnbpf; fi
+}
+
+stop_mn() {
+	if [ "$MNSTACK_USER" = 1 ]; then stop_mnstack; else stop_mnbpf; fi
+}
+
+# tx_csum NS DEV on|off: a veth's checksum offload. Without it the kernel
+# also drops TSO, so it finishes and segments every packet itself.
+tx_csum() {
+	nsx "$1" ethtool -K "$2" tx "$3" >/dev/null
+}
+
+# The veth that sends into a raw-socket reader of the tunnel during
+# mipha's TCP runs (see the top) as "NS DEV", or nothing.
+raw_reader_link() {
+	if [ "$MNSTACK_USER" = 1 ] && [ "$FASTPATH" = 1 ]; then
+		echo "$NHA h0"
+	elif [ "$MNSTACK_USER" != 1 ] && [ "$FASTPATH" = 0 ]; then
+		echo "$NMN m0"
+	fi
+}
+
 # ---- profile ----
 # profile NAME CMD...: perf on mipha while CMD runs.
 profile() {
@@ -454,6 +558,15 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" \
     "(other work on this machine skews every figure)"
 
 start_mipha open
+if [ "$TCP" = 1 ]; then
+	if [ "$MNSTACK_USER" = 1 ]; then mn_end="userspace (dp_mnstack)"
+	else mn_end="tc eBPF on m0 ($(basename "$DP_MNBPF"))"; fi
+	fp=off
+	[ "$FASTPATH" = 1 ] && fp=on
+	off=$(raw_reader_link)
+	echo "TCP: the MN ends the tunnel in $mn_end; mipha's fast path $fp;" \
+	    "during mipha's runs no tx checksum offload on: ${off:-(none)}"
+fi
 r=1
 while [ $r -le "$ROUNDS" ]; do
 	echo "round $r, policy open"
@@ -461,12 +574,12 @@ while [ $r -le "$ROUNDS" ]; do
 	[ $r = 1 ] || register || die "re-registration failed"
 	[ "$SMALL" = 1 ] && pps_round udp ""
 	if [ "$TCP" = 1 ]; then
-		start_mnstack
+		start_mn
 		tcp tcp-kfwd-gw-mn $MN ""
 		tcp tcp-mipha-gw-mn $HOA "" m
 		tcp tcp-kfwd-mn-gw $MN -R
 		tcp tcp-mipha-mn-gw $HOA -R m
-		stop_mnstack
+		stop_mn
 	fi
 	r=$((r + 1))
 done
@@ -487,10 +600,10 @@ if [ "$PROFILE" = 1 ] && [ "$SMALL" = 1 ]; then
 	    -W $WINDOW -w 0.5 -t $SECS -q -s $HOA -d $GW -e $MN,$HA; wait"
 fi
 if [ "$PROFILE" = 1 ] && [ "$TCP" = 1 ]; then
-	start_mnstack
+	start_mn
 	profile tcp-gw-mn tcp tcp-prof-gw-mn $HOA "" m
 	profile tcp-mn-gw tcp tcp-prof-mn-gw $HOA -R m
-	stop_mnstack
+	stop_mn
 fi
 stop_mipha
 
@@ -560,7 +673,8 @@ if [ "$TCP" = 1 ] && [ -s "$WORK/mnstack.log" ]; then
 	grep decapsulated "$WORK/mnstack.log" | tail -n 1 | sed 's/^/  /'
 fi
 echo "mipha counters (policy open):"
-grep -E '^(packets_|icmp_)' "$STATS_OPEN" | grep -v ': 0$' | sed 's/^/  /'
+grep -E '^(packets_|icmp_|fastpath)' "$STATS_OPEN" | grep -v ': 0$' |
+    sed 's/^/  /'
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "commands (MN=$NMN HA=$NHA GW=$NGW, dp_gen/dp_mnstack from" \

@@ -10,8 +10,9 @@
  *
  * mn_egress: a datagram from the home address leaves encapsulated, care-of
  * address -> home agent (reverse tunnelling, RFC 3024). The MN routes the
- * home address's traffic via the home agent with a route MTU of 1480, so
- * the Ethernet header already names the HA and the outer header fits.
+ * home address's traffic via the home agent with a route MTU that leaves
+ * room for the outer header (1480 in dp_run.sh), so the Ethernet header
+ * already names the HA and the outer header fits.
  * mn_ingress: IP-in-IP from the home agent to the care-of address around a
  * datagram for the home address loses its outer header and goes on up
  * the stack. Everything else passes untouched.
@@ -90,7 +91,7 @@ mn_egress(struct __sk_buff *skb)
 	 * ENCAP_L3_IPV4 marks a GSO super-packet IP-in-IP (inner headers,
 	 * SKB_GSO_IPXIP4), so segmentation and checksum offload later find
 	 * the inner TCP header. FIXED_GSO keeps the segment size: the route
-	 * MTU of 1480 already leaves room for the outer header (§5.1).
+	 * MTU already leaves room for the outer header (§5.1).
 	 */
 	if (bpf_skb_adjust_room(skb, sizeof(out), BPF_ADJ_ROOM_MAC,
 	    BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_FIXED_GSO) != 0)
