@@ -14,8 +14,10 @@ checksum or segment fails it:
 The mobile node ends its IP-in-IP tunnel at kernel speed with the tc
 programs of test/bench/mn_tunnel.bpf.c (these kernels have no ipip
 module), built for these addresses (test/net/mn_tunnel_net.bpf.o).
-First with the fast path (fastpath = true, the default): the transfer must
-go through the kernel programs (their counters), then again with
+First with the fast path (fastpath = true, the default), whose tenant starts
+as "vpn-only" (TCP is dropped) and is reloaded to "open" (the map entry
+must follow): the transfer must go through the kernel programs (their
+counters), then again with
 fastpath = false, where the userspace data plane carries the same bytes.
 """
 import hashlib
@@ -153,15 +155,60 @@ def tx_checksum_offload(on):
         sh("ethtool", "-K", dev, "tx", "on" if on else "off", ns=ns)
 
 
+def acme(policy):
+    return nt.tenant("acme", 101, "198.18.10.0/24",
+                     [nt.mn_entry(1000, KEY1, hoa=HOA)], vpn=PEER,
+                     policy=policy, encapsulations=["ipip", "gre"])
+
+
+CONNECT = r"""
+import socket, sys
+c = socket.socket(); c.settimeout(float(sys.argv[3]))
+try:
+    c.connect((sys.argv[1], int(sys.argv[2]))); print("connected")
+except OSError as e:
+    print("failed", e)
+"""
+
+
+def connects(ns, addr, timeout):
+    return sh("/usr/bin/python3", "-c", CONNECT, addr, str(PORT + 1),
+              str(timeout), ns=ns).startswith("connected")
+
+
+def policy_reload(t, d):
+    """vpn-only keeps TCP out, both ways; a reload to "open" lets it in:
+    the fast path's entry follows the tenant's new policy."""
+    listener = subprocess.Popen(
+        ["ip", "netns", "exec", nt.NS_MN, "/usr/bin/python3", "-c",
+         "import socket,time\ns=socket.socket()\n"
+         "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+         "s.bind(('%s', %d)); s.listen(8); time.sleep(60)" % (HOA, PORT + 1)])
+    try:
+        time.sleep(0.3)
+        before = d.stats().get("packets_dropped", {}).get("policy", 0)
+        t.check(not connects(nt.NS_IN, HOA, 1.5), "vpn-only: a TCP "
+                "connection from the enterprise host to the HoA fails")
+        after = d.stats().get("packets_dropped", {}).get("policy", 0)
+        t.check(after > before, "vpn-only: the SYNs were dropped as policy "
+                "(%d)" % (after - before))
+        d.write_tenant("acme", acme("open"))
+        rc, out, err = d.ctl("reload", json_=False)
+        t.check(rc == 0, "miphactl reload: acme is now policy open",
+                out + err)
+        t.check(connects(nt.NS_IN, HOA, 5), "open: the same connection "
+                "succeeds after the reload")
+    finally:
+        listener.kill()
+        listener.wait()
+
+
 def run_mode(t, fastpath, total):
     label = "fast path" if fastpath else "userspace data plane"
     t.section("bulk TCP, %s" % label)
     tx_checksum_offload(fastpath)
     d = nt.Daemon("fp" if fastpath else "us", ha={"fastpath": fastpath},
-                  tenants={"acme": nt.tenant(
-                      "acme", 101, "198.18.10.0/24",
-                      [nt.mn_entry(1000, KEY1, hoa=HOA)], vpn=PEER,
-                      policy="open", encapsulations=["ipip", "gre"])})
+                  tenants={"acme": acme("vpn-only" if fastpath else "open")})
     if not t.check(d.start(), "mipha starts (fastpath = %s)" %
                    ("true" if fastpath else "false")):
         return
@@ -169,6 +216,8 @@ def run_mode(t, fastpath, total):
     r = mn.register(COA, 600, mip.F_D | mip.F_T)
     t.check(r is not None and r.code == 0, "HoA registers with its CoA, T set",
             r.to_json() if r else "no reply")
+    if fastpath:
+        policy_reload(t, d)
     before = d.stats()
     transfer(t, "%s: enterprise host -> HoA (forward tunnel)" % label,
              nt.NS_MN, HOA, nt.NS_IN, total)
