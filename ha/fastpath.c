@@ -212,8 +212,16 @@ sync_node(struct fastpath *fp, uint32_t tenant_id, struct in_addr hoa,
 		map_put(fp, hoa.s_addr, &v);
 	else
 		map_del(fp, hoa.s_addr);
-	if (head != NULL)
-		head->fp_sig = sig;
+	if (head == NULL)
+		return;
+	head->fp_sig = sig;
+	/*
+	 * Only the head's signature means anything: a binding that was the
+	 * head before a newer care-of address was added must not vouch for
+	 * the map when it becomes the head again.
+	 */
+	for (struct binding *b = head->next; b != NULL; b = b->next)
+		b->fp_sig = 0;
 }
 
 static void
@@ -257,16 +265,18 @@ resync_one(void *arg, const struct binding *cb)
 	bool present;
 
 	/* Visit each node once, at its first binding. */
-	if (binding_lookup(fp->bindings, b->tenant_id, b->hoa) != b)
+	if (binding_lookup(fp->bindings, b->tenant_id, b->hoa) != b) {
+		b->fp_sig = 0;
 		return 0;
+	}
 	present = entry_for(fp, b, &v);
 	if (present) {
 		fp->batch_keys[fp->nbatch] = b->hoa.s_addr;
 		fp->batch_vals[fp->nbatch] = v;
 		if (++fp->nbatch == FP_BATCH)
 			batch_flush(fp);
-	} else if (b->fp_sig & FP_SIG_PRESENT)
-		map_del(fp, b->hoa.s_addr);
+	} else if ((b->fp_sig & FP_SIG_PRESENT) || !(b->fp_sig & FP_SIG_KNOWN))
+		map_del(fp, b->hoa.s_addr);	/* there may be an entry */
 	b->fp_sig = sig_of(present, &v);
 	return 0;
 }

@@ -1850,6 +1850,31 @@ def case_simultaneous():
                 "reverse from the first CoA")
 
 
+def case_simultaneous_back_to_one():
+    with H.case("simultaneous bindings back to one: the remaining CoA is "
+                "the %s path's again" % ("fast" if FASTPATH else "userspace")):
+        mn = mip.MobileNode(HA, HOA3, SPI[HOA3], KEY, src=COA2, ns=NS["mn"])
+        rep = mn.register(coa=COA2, lifetime=0,
+                          flags=mip.F_S | mip.F_D | mip.F_T, timeout=3,
+                          retries=1)
+        mn.close()
+        check_reply(rep, "HoA3 deregisters %s only (S, lifetime 0)" % COA2)
+        coas = [b["care_of_address"] for b in B.d.bindings()
+                if b["home_address"] == HOA3]
+        H.check(coas == [COA1], "show bindings: only %s left" % COA1,
+                repr(coas))
+        c = Counters(B.d)
+        forward("gwa", esp(GWA, HOA3), "mn", COA1,
+                "forward ESP to the one CoA left")
+        inner = esp(HOA3, GWA)
+        reverse("mn", encap_for("ipip", inner, COA1), inner, "gwa",
+                "reverse from the one CoA left")
+        n = 1 if FASTPATH else 0
+        c.expect({"tunneled": 1, "reverse": 1, "fp.tunneled": n,
+                  "fp.reverse": n}, "one each way, by the %s path" % (
+                      "fast" if FASTPATH else "userspace"))
+
+
 def case_drop_reverse(what, outer_src, inner, reason, cap_key="gwa",
                       extra=None):
     with H.case("drop %s: %s" % (reason, what)):
@@ -2310,6 +2335,7 @@ def main():
     case_fragmented_vpn()
     case_ha_icmp()
     case_simultaneous()
+    case_simultaneous_back_to_one()
     case_drops()
     case_open_policy()
     case_proxy_arp()

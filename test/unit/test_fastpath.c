@@ -76,13 +76,24 @@ csum(const uint8_t *p, size_t n)
 	return (uint16_t)~sum;
 }
 
+/* Recompute the checksum of the 20-octet header at p after an edit. */
+static void
+fix_csum(uint8_t *p)
+{
+	uint16_t c;
+
+	p[10] = p[11] = 0;
+	c = csum(p, 20);
+	p[10] = (uint8_t)(c >> 8);
+	p[11] = (uint8_t)c;
+}
+
 /* An IPv4 header at p (20 octets) with a valid checksum. */
 static void
 ip_hdr(uint8_t *p, uint8_t proto, const char *src, const char *dst,
     size_t tot_len, uint8_t ttl, uint16_t frag, uint8_t tos)
 {
 	uint32_t s = A(src), d = A(dst);
-	uint16_t c;
 
 	memset(p, 0, 20);
 	p[0] = 0x45;
@@ -97,9 +108,7 @@ ip_hdr(uint8_t *p, uint8_t proto, const char *src, const char *dst,
 	p[9] = proto;
 	memcpy(p + 12, &s, 4);
 	memcpy(p + 16, &d, 4);
-	c = csum(p, 20);
-	p[10] = (uint8_t)(c >> 8);
-	p[11] = (uint8_t)c;
+	fix_csum(p);
 }
 
 /*
@@ -487,34 +496,16 @@ START_TEST(reverse_malformed)
 	rev_passes(f, fl, "inner checksum");
 	fl = tunnel(f, in, n, COA, HA, false);
 	f[14 + 6] = 0x20;	/* outer MF */
-	f[14 + 10] = f[14 + 11] = 0;
-	{
-		uint16_t c = csum(f + 14, 20);
-
-		f[14 + 10] = (uint8_t)(c >> 8);
-		f[14 + 11] = (uint8_t)c;
-	}
+	fix_csum(f + 14);
 	rev_passes(f, fl, "outer fragment");
 	n = inner(in, 50, HOA, GW, 150, 0, 0, 0);
 	in[3] = 140;		/* inner shorter than the outer says */
-	in[10] = in[11] = 0;
-	{
-		uint16_t c = csum(in, 20);
-
-		in[10] = (uint8_t)(c >> 8);
-		in[11] = (uint8_t)c;
-	}
+	fix_csum(in);
 	fl = tunnel(f, in, n, COA, HA, false);
 	rev_passes(f, fl, "inner total length");
 	n = inner(in, 50, HOA, GW, 150, 0, 0, 0);
 	in[8] = 0;		/* TTL 0, RFC 2003 §3.1 */
-	in[10] = in[11] = 0;
-	{
-		uint16_t c = csum(in, 20);
-
-		in[10] = (uint8_t)(c >> 8);
-		in[11] = (uint8_t)c;
-	}
+	fix_csum(in);
 	fl = tunnel(f, in, n, COA, HA, false);
 	rev_passes(f, fl, "inner TTL 0");
 	n = inner(in, 50, HOA_GRE, GW, 150, 0, 0, 0);
