@@ -83,11 +83,14 @@
 
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +137,20 @@ struct journal {
 
 	uint64_t	 rec_bytes;	/* record bytes in the file, for the
 					   compaction estimate */
+	/*
+	 * Background compaction: a child writes the live records into
+	 * journal.tmp while this process keeps committing to the journal;
+	 * what it commits meanwhile is kept in `delta` (batch header room,
+	 * then the encoded records) and appended to the new file at the end.
+	 */
+	pid_t		 bg_pid;	/* 0: none running */
+	int		 bg_fd;		/* journal.tmp */
+	int		 bg_pipe;	/* read end: the child's result */
+	uint64_t	 bg_id;
+	uint8_t		*delta;
+	size_t		 delta_len;	/* BATCH_HDR_LEN + record bytes */
+	size_t		 delta_cap;
+	uint32_t	 delta_nrec;
 	struct journal_stats st;
 	char		 errbuf[256];
 };
@@ -909,6 +926,37 @@ rollback(struct journal *j, const char *what, int e)
 	jerr(j, "%s %s/%s: %s", what, j->dir, JOURNAL_NAME, strerror(e));
 }
 
+static void bg_cleanup(struct journal *);
+
+/*
+ * A background compaction is running: keep what was just committed for the
+ * new file too. Without memory for it the compaction is given up (the
+ * journal itself is fine).
+ */
+static void
+delta_add(struct journal *j)
+{
+	size_t n = j->len - BATCH_HDR_LEN, ncap = j->delta_cap;
+	uint8_t *nd;
+
+	while (ncap - j->delta_len < n && ncap <= SIZE_MAX / 2)
+		ncap *= 2;
+	if (ncap != j->delta_cap) {
+		if (ncap - j->delta_len < n ||
+		    (nd = realloc(j->delta, ncap)) == NULL) {
+			jerr(j, "journal: out of memory during compaction; "
+			    "compaction given up");
+			bg_cleanup(j);
+			return;
+		}
+		j->delta = nd;
+		j->delta_cap = ncap;
+	}
+	memcpy(j->delta + j->delta_len, j->buf + BATCH_HDR_LEN, n);
+	j->delta_len += n;
+	j->delta_nrec += j->nrec;
+}
+
 int
 journal_commit(struct journal *j)
 {
@@ -945,6 +993,8 @@ journal_commit(struct journal *j)
 	j->st.file_records += j->nrec;
 	j->st.file_bytes = j->end;
 	j->st.commits++;
+	if (j->bg_pid != 0)
+		delta_add(j);
 	discard(j);
 	return 0;
 fail:
@@ -960,88 +1010,325 @@ journal_pending(const struct journal *j)
 	return j->nrec;
 }
 
-int
-journal_compact(struct journal *j,
-    int (*each)(void *arg, struct journal_rec *out), void *arg)
+/* Where writing a compacted file got to. */
+struct compact_out {
+	uint64_t	 seq;		/* last batch written */
+	uint64_t	 off;		/* end of the file */
+	uint64_t	 nrec;
+	uint64_t	 bytes;		/* record bytes */
+	int		 err;		/* errno; 0: complete and synced */
+};
+
+/*
+ * Writes every record each() yields into fd (journal.tmp, file id crc
+ * idcrc), in batches, through j's pending buffer (empty on entry and on
+ * return), and syncs it. The result, errors included, goes to *o.
+ */
+static void
+compact_write(struct journal *j, int fd, uint32_t idcrc,
+    int (*each)(void *arg, struct journal_rec *out), void *arg,
+    struct compact_out *o)
 {
 	struct journal_rec rec;
-	uint64_t id, off, seq = 0, nrec = 0, bytes = 0;
-	uint32_t idcrc;
-	bool renamed;
-	int fd, r, e;
+	int r;
 
-	if (journal_commit(j) == -1)
-		return -1;
-	j->touched = true;
-	if ((fd = tmp_create(j, &id)) == -1)
-		return -1;
-	idcrc = id_crc(id);
-	off = FILE_HDR_LEN;
+	memset(o, 0, sizeof(*o));
+	o->off = FILE_HDR_LEN;
 	for (;;) {
 		memset(&rec, 0, sizeof(rec));
 		if ((r = each(arg, &rec)) < 0) {
-			e = ECANCELED;
+			o->err = ECANCELED;
 			jerr(j, "compaction of %s/%s aborted by its caller",
 			    j->dir, JOURNAL_NAME);
-			goto fail;
+			break;
 		}
 		if (r > 0)
 			buffer_rec(j, &rec);
 		if (j->failed != 0) {
-			e = j->failed;
-			goto fail;
+			o->err = j->failed;
+			break;
 		}
 		if (j->nrec > 0 && (r == 0 || j->len >= COMPACT_BATCH)) {
-			if (write_batch(j, fd, off, idcrc, ++seq) == -1) {
-				e = errno;
+			if (write_batch(j, fd, o->off, idcrc, ++o->seq) == -1) {
+				o->err = errno;
 				jerr(j, "write %s/%s: %s", j->dir, JOURNAL_TMP,
-				    strerror(e));
-				goto fail;
+				    strerror(o->err));
+				break;
 			}
-			off += j->len;
-			nrec += j->nrec;
-			bytes += j->len - BATCH_HDR_LEN;
+			o->off += j->len;
+			o->nrec += j->nrec;
+			o->bytes += j->len - BATCH_HDR_LEN;
 			discard(j);
 		}
 		if (r == 0)
 			break;
 	}
+	discard(j);
+	if (o->err == 0 && xfsync(fd, false) == -1) {
+		o->err = errno;
+		jerr(j, "fsync %s/%s: %s", j->dir, JOURNAL_TMP, strerror(o->err));
+	}
+}
+
+/*
+ * journal.tmp (fd, file id `id`) holds the compacted journal up to *o:
+ * rename it over the journal and append from then on. 0, or -1 with errno
+ * (before the rename the old file stays the journal; after it, commits are
+ * refused: the rename may not survive a crash).
+ */
+static int
+compact_switch(struct journal *j, int fd, uint64_t id,
+    const struct compact_out *o)
+{
+	bool renamed;
+	int r, e;
+
 	r = tmp_install(j, fd, &renamed);
 	if (!renamed) {
-		/* The old file is still the journal, untouched. */
 		e = errno;
 		(void)close(fd);
 		errno = e;
 		return -1;
 	}
-	/* The journal's name now points at the new file: append there. */
 	e = errno;
 	(void)close(j->fd);
 	j->fd = fd;
 	j->file_id = id;
-	j->id_crc = idcrc;
-	j->seq = seq;
-	j->end = off;
-	j->rec_bytes = bytes;
-	j->st.file_records = nrec;
-	j->st.file_bytes = off;
+	j->id_crc = id_crc(id);
+	j->seq = o->seq;
+	j->end = o->off;
+	j->rec_bytes = o->bytes;
+	j->st.file_records = o->nrec;
+	j->st.file_bytes = o->off;
 	j->st.compactions++;
 	if (r == -1) {
-		/*
-		 * The rename may not survive a crash, and commits to the new
-		 * file would then be lost with it: acknowledge nothing more.
-		 */
 		j->broken = e;
 		errno = e;
 		return -1;
 	}
 	return 0;
+}
+
+int
+journal_compact(struct journal *j,
+    int (*each)(void *arg, struct journal_rec *out), void *arg)
+{
+	struct compact_out o;
+	uint64_t id;
+	int fd;
+
+	if (j->bg_pid != 0) {
+		jerr(j, "compaction of %s/%s already running", j->dir,
+		    JOURNAL_NAME);
+		errno = EBUSY;
+		return -1;
+	}
+	if (journal_commit(j) == -1)
+		return -1;
+	j->touched = true;
+	if ((fd = tmp_create(j, &id)) == -1)
+		return -1;
+	compact_write(j, fd, id_crc(id), each, arg, &o);
+	if (o.err != 0) {
+		(void)close(fd);
+		(void)unlinkat(j->dirfd, JOURNAL_TMP, 0);
+		errno = o.err;
+		return -1;
+	}
+	return compact_switch(j, fd, id, &o);
+}
+
+/* Forget a background compaction: child ended, tmp file and delta gone. */
+static void
+bg_cleanup(struct journal *j)
+{
+	int status;
+
+	if (j->bg_pid == 0)
+		return;
+	(void)kill(j->bg_pid, SIGKILL);
+	while (waitpid(j->bg_pid, &status, 0) == -1 && errno == EINTR)
+		;
+	j->bg_pid = 0;
+	(void)close(j->bg_pipe);
+	(void)close(j->bg_fd);
+	(void)unlinkat(j->dirfd, JOURNAL_TMP, 0);
+	free(j->delta);
+	j->delta = NULL;
+	j->delta_len = j->delta_cap = 0;
+	j->delta_nrec = 0;
+}
+
+int
+journal_compact_begin(struct journal *j,
+    int (*each)(void *arg, struct journal_rec *out), void *arg)
+{
+	struct compact_out o;
+	int p[2], e;
+	uint64_t id;
+	pid_t pid;
+
+	if (j->bg_pid != 0) {
+		errno = EBUSY;
+		return -1;
+	}
+	if (journal_commit(j) == -1)
+		return -1;
+	j->touched = true;
+	if ((j->delta = malloc(BUF_INITIAL)) == NULL) {
+		jerr(j, "journal: out of memory for compaction");
+		errno = ENOMEM;
+		return -1;
+	}
+	j->delta_cap = BUF_INITIAL;
+	j->delta_len = BATCH_HDR_LEN;
+	j->delta_nrec = 0;
+	if ((j->bg_fd = tmp_create(j, &id)) == -1)
+		goto fail;
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		e = errno;
+		jerr(j, "pipe: %s", strerror(e));
+		(void)close(j->bg_fd);
+		(void)unlinkat(j->dirfd, JOURNAL_TMP, 0);
+		errno = e;
+		goto fail;
+	}
+	if ((pid = fork()) == -1) {
+		e = errno;
+		jerr(j, "fork: %s", strerror(e));
+		(void)close(p[0]);
+		(void)close(p[1]);
+		(void)close(j->bg_fd);
+		(void)unlinkat(j->dirfd, JOURNAL_TMP, 0);
+		errno = e;
+		goto fail;
+	}
+	if (pid == 0) {
+		/*
+		 * The child: a copy-on-write snapshot of the parent's memory
+		 * at the fork, so each() sees the bindings as of then. It
+		 * writes and syncs journal.tmp, reports how far it got, and
+		 * leaves without running anything of the parent's.
+		 */
+		(void)close(p[0]);
+		/*
+		 * Background work: where it shares a CPU with the daemon
+		 * (a pinned daemon's child inherits the pin), registration
+		 * goes first.
+		 */
+		(void)setpriority(PRIO_PROCESS, 0, 10);
+		compact_write(j, j->bg_fd, id_crc(id), each, arg, &o);
+		/* One write of a few dozen octets to a pipe is atomic. */
+		if (write(p[1], &o, sizeof(o)) != (ssize_t)sizeof(o))
+			_exit(1);
+		_exit(o.err == 0 ? 0 : 1);
+	}
+	(void)close(p[1]);
+	j->bg_pid = pid;
+	j->bg_pipe = p[0];
+	j->bg_id = id;
+	return 0;
 fail:
-	discard(j);
-	(void)close(fd);
+	e = errno;
+	free(j->delta);
+	j->delta = NULL;
+	j->delta_len = j->delta_cap = 0;
+	errno = e;
+	return -1;
+}
+
+int
+journal_compact_fd(const struct journal *j)
+{
+	return j->bg_pid != 0 ? j->bg_pipe : -1;
+}
+
+int
+journal_compact_finish(struct journal *j)
+{
+	struct compact_out o;
+	uint32_t idcrc;
+	ssize_t n;
+	int status, e, fd;
+	uint64_t id;
+
+	if (j->bg_pid == 0) {
+		errno = ECHILD;
+		return -1;
+	}
+	do
+		n = read(j->bg_pipe, &o, sizeof(o));
+	while (n == -1 && errno == EINTR);
+	while (waitpid(j->bg_pid, &status, 0) == -1 && errno == EINTR)
+		;
+	j->bg_pid = 0;
+	(void)close(j->bg_pipe);
+	if (n != (ssize_t)sizeof(o) || o.err != 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		e = n == (ssize_t)sizeof(o) && o.err != 0 ? o.err : EIO;
+		jerr(j, "compaction of %s/%s: the writer failed: %s", j->dir,
+		    JOURNAL_NAME, strerror(e));
+		goto fail;
+	}
+	/* What was committed since the fork follows the snapshot. */
+	if (journal_commit(j) == -1 && j->broken != 0) {
+		e = errno;
+		goto fail;
+	}
+	if (j->delta == NULL) {
+		/* given up in delta_add() */
+		e = ENOMEM;
+		goto fail;
+	}
+	idcrc = id_crc(j->bg_id);
+	if (j->delta_nrec > 0) {
+		size_t plen = j->delta_len - BATCH_HDR_LEN;
+		uint8_t *h = j->delta;
+
+		if (plen > UINT32_MAX) {
+			e = EFBIG;
+			jerr(j, "compaction: too much committed meanwhile");
+			goto fail;
+		}
+		put_be32(h, (uint32_t)plen);
+		put_be32(h + 4, j->delta_nrec);
+		put_be32(h + 8, (uint32_t)((o.seq + 1) >> 32));
+		put_be32(h + 12, (uint32_t)(o.seq + 1));
+		put_be32(h + 16, journal_crc32c(0, h + BATCH_HDR_LEN, plen));
+		put_be32(h + 20, journal_crc32c(idcrc, h, 20));
+		if (write_all(j->bg_fd, j->delta, j->delta_len, o.off) == -1) {
+			e = errno;
+			jerr(j, "write %s/%s: %s", j->dir, JOURNAL_TMP,
+			    strerror(e));
+			goto fail;
+		}
+		o.seq++;
+		o.off += j->delta_len;
+		o.nrec += j->delta_nrec;
+		o.bytes += plen;
+	}
+	free(j->delta);
+	j->delta = NULL;
+	j->delta_len = j->delta_cap = 0;
+	j->delta_nrec = 0;
+	fd = j->bg_fd;
+	id = j->bg_id;
+	return compact_switch(j, fd, id, &o);
+fail:
+	free(j->delta);
+	j->delta = NULL;
+	j->delta_len = j->delta_cap = 0;
+	j->delta_nrec = 0;
+	(void)close(j->bg_fd);
 	(void)unlinkat(j->dirfd, JOURNAL_TMP, 0);
 	errno = e;
 	return -1;
+}
+
+bool
+journal_compacting(const struct journal *j)
+{
+	return j->bg_pid != 0;
 }
 
 bool
@@ -1049,7 +1336,7 @@ journal_wants_compaction(const struct journal *j, size_t live_bindings)
 {
 	uint64_t avg, live;
 
-	if (j->end < COMPACT_MIN)
+	if (j->end < COMPACT_MIN || j->bg_pid != 0)
 		return false;
 	avg = j->st.file_records > 0 ? j->rec_bytes / j->st.file_records :
 	    REC_FIXED + 8;
@@ -1076,6 +1363,8 @@ journal_close(struct journal *j)
 		return;
 	if (j->nrec > 0)
 		(void)journal_commit(j);
+	/* An unfinished compaction is dropped: the journal is complete. */
+	bg_cleanup(j);
 	/* Closing cannot lose what fdatasync() already made durable. */
 	(void)close(j->fd);
 	(void)close(j->lockfd);

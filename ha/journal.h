@@ -128,6 +128,23 @@ size_t		 journal_pending(const struct journal *);
 int		 journal_compact(struct journal *,
 		    int (*each)(void *arg, struct journal_rec *out), void *arg);
 
+/*
+ * The same in the background, for a running daemon: pending records are
+ * committed, then a child process (fork: a copy-on-write snapshot) writes
+ * and syncs journal.tmp from each() while this process goes on committing
+ * to the journal; what it commits meanwhile is kept in memory. When
+ * journal_compact_fd() becomes readable the child is done: call
+ * journal_compact_finish(), which appends what was committed since the
+ * fork and renames the file over the journal (as journal_compact(): before
+ * the rename a failure leaves the old journal in use). each() runs in the
+ * child only. 0 or -1 with errno; journal_close() drops an unfinished one.
+ */
+int		 journal_compact_begin(struct journal *,
+		    int (*each)(void *arg, struct journal_rec *out), void *arg);
+int		 journal_compact_fd(const struct journal *);
+int		 journal_compact_finish(struct journal *);
+bool		 journal_compacting(const struct journal *);
+
 /* True when the file has grown well past what live_bindings need. */
 bool		 journal_wants_compaction(const struct journal *,
 		    size_t live_bindings);

@@ -569,7 +569,7 @@ main(int argc, char *argv[])
 		log_err("%s", err);
 		return EXIT_RUNTIME;
 	}
-	if (persist_init(&persist_state, d->journal, d->bindings) == -1) {
+	if (persist_init(&persist_state, d->loop, d->journal, d->bindings) == -1) {
 		log_err("cannot subscribe the journal to the binding table");
 		return EXIT_RUNTIME;
 	}

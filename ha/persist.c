@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,9 +76,11 @@ persist_notify(void *arg, enum binding_event ev, const struct binding *b)
 }
 
 int
-persist_init(struct persist *p, struct journal *j, struct binding_table *bt)
+persist_init(struct persist *p, struct ev_loop *loop, struct journal *j,
+    struct binding_table *bt)
 {
 	memset(p, 0, sizeof(*p));
+	p->loop = loop;
 	p->journal = j;
 	p->bindings = bt;
 	return binding_subscribe(bt, persist_notify, p);
@@ -120,16 +123,52 @@ persist_compact(struct persist *p)
 	return journal_compact(p->journal, compact_each, &c);
 }
 
+/* The child wrote the snapshot: append what came since, switch files. */
+static void
+compact_done_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct persist *p = w->data;
+	struct journal_stats st;
+
+	(void)revents;
+	ev_io_stop(loop, w);
+	if (journal_compact_finish(p->journal) == -1) {
+		/* The old journal stays valid and in use; try again later. */
+		log_warn("journal compaction failed: %s",
+		    journal_error(p->journal));
+		return;
+	}
+	journal_stats(p->journal, &st);
+	log_info("journal compacted in the background: %" PRIu64 " records, "
+	    "%" PRIu64 " bytes", st.file_records, st.file_bytes);
+}
+
 int
 persist_commit(void *arg)
 {
 	struct persist *p = arg;
+	struct compact_ctx c;
 
 	if (journal_commit(p->journal) == -1)
 		return -1;
-	if (journal_wants_compaction(p->journal, binding_count(p->bindings)) &&
-	    persist_compact(p) == -1)
-		/* The old journal stays valid and in use; try again later. */
+	if (!journal_wants_compaction(p->journal, binding_count(p->bindings)))
+		return 0;
+	/*
+	 * At a million bindings a rewrite takes most of a second: a child
+	 * does it from a copy-on-write snapshot while the loop goes on.
+	 * Without a loop (or a fork) it is done here, as at start-up.
+	 */
+	c.p = p;
+	binding_iter_init(p->bindings, &c.it);
+	if (p->loop != NULL &&
+	    journal_compact_begin(p->journal, compact_each, &c) == 0) {
+		ev_io_init(&p->compact_w, compact_done_cb,
+		    journal_compact_fd(p->journal), EV_READ);
+		p->compact_w.data = p;
+		ev_io_start(p->loop, &p->compact_w);
+		return 0;
+	}
+	if (persist_compact(p) == -1)
 		log_warn("journal compaction failed: %s",
 		    journal_error(p->journal));
 	return 0;

@@ -15,11 +15,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <ev.h>
+
 struct binding_table;
 struct journal;
 struct tenant_set;
 
 struct persist {
+	struct ev_loop		*loop;
+	ev_io			 compact_w;	/* a background compaction's end */
 	struct journal		*journal;
 	struct binding_table	*bindings;
 	struct tenant_set	*tenants;
@@ -29,11 +33,16 @@ struct persist {
 	size_t			 skipped_unknown;
 };
 
-int	persist_init(struct persist *, struct journal *, struct binding_table *);
+int	persist_init(struct persist *, struct ev_loop *, struct journal *,
+	    struct binding_table *);
 void	persist_set_tenants(struct persist *, struct tenant_set *);
 /* Rebuild the table from the journal at time `now` (wall clock, s). */
 int	persist_restore(struct persist *, int64_t now, char *err, size_t errlen);
-/* Group commit; compacts the journal when it has grown enough. 0 or -1. */
+/*
+ * Group commit; when the journal has grown enough, starts its compaction
+ * in the background (a child process writes the live bindings; the event
+ * loop finishes it). 0 or -1.
+ */
 int	persist_commit(void *persist);
 
 #endif /* MIPHA_PERSIST_H */

@@ -14,6 +14,7 @@
 #include "ctl_proto.h"
 #include "emit.h"
 #include "fastpath.h"
+#include "journal.h"
 #include "log.h"
 #include "mipha.h"
 #include "mip_proto.h"
@@ -164,6 +165,7 @@ h_show_stats(void *arg, const struct ctl_request *req, struct emit *out,
 {
 	struct mipha *d = arg;
 	struct fp_counters f;
+	struct journal_stats js;
 
 	(void)req;
 	(void)err;
@@ -182,6 +184,11 @@ h_show_stats(void *arg, const struct ctl_request *req, struct emit *out,
 	emit_uint(out, "fastpath_handed_to_userspace_reverse", f.rev_slow);
 	emit_uint(out, "reloads", d->reloads);
 	emit_uint(out, "reload_failures", d->reload_failures);
+	journal_stats(d->journal, &js);
+	emit_uint(out, "journal_bytes", js.file_bytes);
+	emit_uint(out, "journal_records", js.file_records);
+	emit_uint(out, "journal_compactions", js.compactions);
+	emit_bool(out, "journal_compacting", journal_compacting(d->journal));
 	emit_object_end(out);
 	return 0;
 }

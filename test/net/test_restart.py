@@ -294,6 +294,33 @@ def body(t):
     t.eq(L.stats["unexpected"], 0, "no unexpected reply in the whole load (%s)" % L.stats)
 
     # ------------------------------------------------------------------
+    t.section("journal compaction in the background, under load")
+    # Compacted once past 4 MiB and four times the live size: keep the
+    # load on until a compaction (a forked child) has been finished.
+    c0 = d.stats().get("journal_compactions", 0)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 90:
+        L.run(1.0)
+        st = d.stats()
+        if st.get("journal_compactions", 0) > c0:
+            break
+    t.check(st.get("journal_compactions", 0) > c0, "a compaction ran under "
+            "load within %.0f s (journal now %s bytes, %s records)" % (
+                time.monotonic() - t0, st.get("journal_bytes"),
+                st.get("journal_records")), repr(st))
+    t.check("journal compacted in the background" in d.log_text(),
+            "the log says the compaction was done in the background")
+    L.compare(d, "live, after a background compaction")
+    before = dict(L.stats)
+    inflight = L.run(1.0, kill=lambda: os.kill(d.pid, signal.SIGKILL))
+    d.proc.wait()
+    t.check(d.proc.returncode == -signal.SIGKILL, "SIGKILL under load on the "
+            "compacted journal (%d in flight, %d acked)" % (
+                inflight, L.stats["acked"] - before["acked"]))
+    t.check(d.start(timeout=60), "restarts on the compacted journal")
+    L.compare(d, "after SIGKILL on the compacted journal")
+
+    # ------------------------------------------------------------------
     t.section("SIGTERM keeps every binding")
     vs = nt.mn_socket(src="198.19.0.33")
     V1 = mip.MobileNode(HA, "198.18.10.5", 1000, KEY1, sock=vs)

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -833,6 +834,134 @@ START_TEST(test_compaction_keeps_live_set)
 }
 END_TEST
 
+/* Replays dir and applies every record to a fresh model: the final state. */
+static void
+replay_state(const char *dir, struct model *out)
+{
+	struct collect c;
+
+	memset(out, 0, sizeof(*out));
+	collect_dir(dir, &c);
+	for (size_t i = 0; i < c.n; i++) {
+		const struct journal_rec *r = &c.v[i];
+		int g = (int)(ntohl(r->hoa.s_addr) - 0xc6120000u) * 4;
+
+		ck_assert_int_ge(g, 0);
+		ck_assert_int_lt(g, NKEYS + 4);
+		if (r->op == JREC_UNBIND_ALL) {
+			for (int k = g; k < g + 4 && k < NKEYS; k++)
+				out->live[k] = false;
+			continue;
+		}
+		g += (int)(ntohl(r->coa.s_addr) - 0xcb007100u);
+		ck_assert_int_lt(g, NKEYS);
+		out->live[g] = r->op == JREC_BIND;
+		if (r->op == JREC_BIND)
+			out->rec[g] = *r;
+	}
+	free(c.v);
+}
+
+static void
+wait_compaction(struct journal *j)
+{
+	struct pollfd p = { .fd = journal_compact_fd(j), .events = POLLIN };
+
+	ck_assert_int_ge(p.fd, 0);
+	ck_assert_int_eq(poll(&p, 1, 20000), 1);
+}
+
+START_TEST(test_background_compaction)
+{
+	const char *dir = new_dir();
+	struct journal_stats st;
+	struct journal *j;
+	struct model *m, *got;
+	char tmp[600];
+	off_t size_before;
+
+	m = calloc(1, sizeof(*m));
+	got = calloc(1, sizeof(*got));
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(got);
+	m->fail_after = -1;
+	j = open_ok(dir);
+	model_run(j, m, 20000);
+	size_before = fsize(dir);
+
+	/* The child snapshots the model as of now ... */
+	ck_assert_int_eq(journal_compact_begin(j, model_each, m), 0);
+	ck_assert(journal_compacting(j));
+	ck_assert(!journal_wants_compaction(j, 0));
+	errno = 0;
+	ck_assert_int_eq(journal_compact_begin(j, model_each, m), -1);
+	ck_assert_int_eq(errno, EBUSY);
+	/* ... while this process goes on changing it and committing. */
+	model_run(j, m, 3000);
+	wait_compaction(j);
+	ck_assert_int_eq(journal_compact_finish(j), 0);
+	ck_assert(!journal_compacting(j));
+	journal_stats(j, &st);
+	ck_assert_uint_eq(st.compactions, 1);
+	ck_assert_uint_eq(st.file_bytes, (uint64_t)fsize(dir));
+	ck_assert_int_lt(fsize(dir), size_before / 2);
+	jpath(tmp, sizeof(tmp), dir, "journal.tmp");
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	/* And appends after the switch land in the new file. */
+	model_run(j, m, 500);
+	journal_close(j);
+
+	replay_state(dir, got);
+	for (int k = 0; k < NKEYS; k++) {
+		ck_assert_msg(got->live[k] == m->live[k], "key %d: live %d, "
+		    "want %d", k, got->live[k], m->live[k]);
+		if (m->live[k] && !rec_eq(&got->rec[k], &m->rec[k]))
+			ck_abort_msg("key %d: record differs", k);
+	}
+	free(m);
+	free(got);
+}
+END_TEST
+
+START_TEST(test_background_compaction_failure)
+{
+	const char *dir = new_dir();
+	struct journal *j;
+	struct model *m, *got;
+	char tmp[600];
+
+	m = calloc(1, sizeof(*m));
+	got = calloc(1, sizeof(*got));
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(got);
+	j = open_ok(dir);
+	model_run(j, m, 5000);
+	/* The child's iterator gives up: the old journal stays complete. */
+	m->fail_after = 3;
+	ck_assert_int_eq(journal_compact_begin(j, model_each, m), 0);
+	m->fail_after = -1;
+	model_run(j, m, 1000);
+	wait_compaction(j);
+	ck_assert_int_eq(journal_compact_finish(j), -1);
+	ck_assert_ptr_nonnull(strstr(journal_error(j), "writer failed"));
+	jpath(tmp, sizeof(tmp), dir, "journal.tmp");
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	model_run(j, m, 100);
+	/* One left running at close is dropped, the journal complete. */
+	m->next = 0;
+	ck_assert_int_eq(journal_compact_begin(j, model_each, m), 0);
+	model_run(j, m, 100);
+	journal_close(j);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+
+	replay_state(dir, got);
+	for (int k = 0; k < NKEYS; k++)
+		ck_assert_msg(got->live[k] == m->live[k], "key %d", k);
+	free(m);
+	free(got);
+}
+END_TEST
+
 START_TEST(test_compaction_abort_keeps_old_file)
 {
 	const char *dir = new_dir();
@@ -1264,6 +1393,8 @@ journal_suite(void)
 	tcase_add_test(tc, test_many_records);
 	tcase_add_test(tc, test_compaction_keeps_live_set);
 	tcase_add_test(tc, test_compaction_abort_keeps_old_file);
+	tcase_add_test(tc, test_background_compaction);
+	tcase_add_test(tc, test_background_compaction_failure);
 	tcase_add_test(tc, test_wants_compaction);
 	tcase_add_test(tc, test_throughput);
 	tcase_set_timeout(tc, 120);
