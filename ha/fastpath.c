@@ -18,6 +18,8 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
 
 #include "binding.h"
 #include "fastpath.h"
@@ -57,6 +59,10 @@ struct fastpath {
 	unsigned		 nlinks;
 	int			 ncpus;
 	struct fp_counters	*percpu;	/* one per possible CPU, for reads */
+	/* interfaces that appear later: RTM_NEWLINK from rtnetlink */
+	struct ev_loop		*loop;
+	struct mnl_socket	*links_nl;
+	ev_io			 links_w;
 	/* resync batch */
 	__u32			*batch_keys;
 	struct fp_binding	*batch_vals;
@@ -522,6 +528,60 @@ fastpath_attach_links(struct fastpath *fp, char *err, size_t errlen)
 	return (int)fp->nlinks;
 }
 
+/* rtnetlink said links came or went: new ones get the program. */
+static void
+links_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct fastpath *fp = w->data;
+	char buf[MNL_SOCKET_BUFFER_SIZE], err[160];
+	bool changed = false;
+	ssize_t n;
+
+	(void)loop;
+	(void)revents;
+	/* Drain: one rescan covers every message read. */
+	while ((n = mnl_socket_recvfrom(fp->links_nl, buf, sizeof(buf))) > 0) {
+		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+		int left = (int)n;
+
+		for (; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left))
+			if (h->nlmsg_type == RTM_NEWLINK ||
+			    h->nlmsg_type == RTM_DELLINK)
+				changed = true;
+	}
+	if (n == -1 && errno == ENOBUFS)
+		changed = true;	/* lost some: rescan anyway */
+	if (changed && fastpath_attach_links(fp, err, sizeof(err)) == -1)
+		log_rl(LOG_CLASS_DATA, LOG_WARNING, "fast path: %s", err);
+}
+
+int
+fastpath_watch_links(struct fastpath *fp, struct ev_loop *loop, char *err,
+    size_t errlen)
+{
+	int fd;
+
+	if (fp == NULL)
+		return 0;
+	fp->links_nl = mnl_socket_open2(NETLINK_ROUTE,
+	    SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fp->links_nl == NULL ||
+	    mnl_socket_bind(fp->links_nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) == -1) {
+		snprintf(err, errlen, "rtnetlink link notifications: %s",
+		    strerror(errno));
+		if (fp->links_nl != NULL)
+			mnl_socket_close(fp->links_nl);
+		fp->links_nl = NULL;
+		return -1;
+	}
+	fd = mnl_socket_get_fd(fp->links_nl);
+	fp->loop = loop;
+	ev_io_init(&fp->links_w, links_cb, fd, EV_READ);
+	fp->links_w.data = fp;
+	ev_io_start(loop, &fp->links_w);
+	return 0;
+}
+
 void
 fastpath_counters(const struct fastpath *fp, uint32_t tenant_id,
     struct fp_counters *out)
@@ -577,6 +637,10 @@ fastpath_free(struct fastpath *fp)
 {
 	if (fp == NULL)
 		return;
+	if (fp->links_nl != NULL) {
+		ev_io_stop(fp->loop, &fp->links_w);
+		mnl_socket_close(fp->links_nl);
+	}
 	for (unsigned i = 0; i < fp->nlinks; i++)
 		tc_detach(fp->links[i].ifindex, BPF_TC_INGRESS,
 		    fp->links[i].created_qdisc);

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ev.h>
+
 #include "fastpath_maps.h"
 
 struct binding_table;
@@ -54,10 +56,13 @@ void	fastpath_detach_tun(struct fastpath *, uint32_t tenant_id);
 
 /*
  * fp_reverse on the ingress of every interface that is neither loopback
- * nor a tenant's TUN device (at start, and again at each reload for links
- * added since). Returns how many interfaces carry it, -1 on error.
+ * nor a tenant's TUN device (at start, at each reload, and whenever
+ * rtnetlink announces a link). Returns how many carry it, -1 on error.
  */
 int	fastpath_attach_links(struct fastpath *, char *err, size_t errlen);
+/* From now on, interfaces that appear get it too (rtnetlink, RTM_NEWLINK). */
+int	fastpath_watch_links(struct fastpath *, struct ev_loop *, char *err,
+	    size_t errlen);
 
 /* Counters of one tenant (summed over CPUs); tenant 0: handed over. */
 void	fastpath_counters(const struct fastpath *, uint32_t tenant_id,

@@ -638,6 +638,10 @@ main(int argc, char *argv[])
 		else
 			log_info("fast path on %d interface(s) and %zu tenant "
 			    "device(s)", n, d->tenants->n);
+		if (fastpath_watch_links(d->fastpath, d->loop, err,
+		    sizeof(err)) == -1)
+			log_warn("fast path: %s; interfaces added later get it "
+			    "at the next reload", err);
 	}
 	if ((d->control = control_open(d->loop, d->conf->ha.control_socket,
 	    err, sizeof(err))) == NULL) {

@@ -1417,6 +1417,28 @@ def case_fastpath_attached():
                         t, "present" if FASTPATH else "absent"))
 
 
+def case_fastpath_new_link():
+    with H.case("an interface added while mipha runs gets the fast path "
+                "%s" % ("at once (rtnetlink)" if FASTPATH else "(disabled)")):
+        n0 = B.d.stats().get("fastpath_interfaces")
+        sh("ip", "link", "add", "h-late", "type", "veth", "peer", "name",
+           "h-late2", ns=NS["ha"])
+        try:
+            sh("ip", "link", "set", "h-late", "up", ns=NS["ha"])
+            end = time.monotonic() + 3
+            while time.monotonic() < end and \
+                    not tc_filters("h-late", "ingress"):
+                time.sleep(0.05)
+            H.check(bool(tc_filters("h-late", "ingress")) == FASTPATH,
+                    "h-late: fp_reverse on ingress %s" % (
+                        "present" if FASTPATH else "absent"))
+            n1 = B.d.stats().get("fastpath_interfaces")
+            H.check(n1 == (n0 + 2 if FASTPATH else 0), "fastpath_interfaces "
+                    "%s -> %s (both ends of the new pair)" % (n0, n1))
+        finally:
+            sh("ip", "link", "del", "h-late", ns=NS["ha"], check=False)
+
+
 def case_vpn_udp_kinds(kind):
     with H.case("UDP-encapsulated ESP, IKE on 4500 (non-ESP marker), IKE on "
                 "500, NAT keepalive, both ways (%s)" % kind):
@@ -2318,6 +2340,7 @@ def main():
 
     case_routing_state_start()
     case_fastpath_attached()
+    case_fastpath_new_link()
     case_tunnel_sockets("at start, no bindings")
     case_register()
     for kind in ("ipip", "gre", "minimal", "udp"):
