@@ -221,7 +221,13 @@ fp_forward(struct __sk_buff *skb)
 	outer.version = 4;
 	outer.ihl = 5;
 	outer.tos = ip.tos;
-	outer.tot_len = bpf_htons(inner_len + overhead);
+	/*
+	 * A segmentation-offloaded datagram may be 64 KiB already: its
+	 * outer length is rewritten for each segment, so clamping the
+	 * super-packet's own loses nothing.
+	 */
+	outer.tot_len = bpf_htons(inner_len + overhead > 0xffff ? 0xffff :
+	    inner_len + overhead);
 	outer.id = (__u16)bpf_get_prandom_u32();
 	outer.frag_off = ip.frag_off & bpf_htons(IP_DF);
 	outer.ttl = OUTER_TTL;
