@@ -59,6 +59,7 @@ struct fastpath {
 	unsigned		 nlinks;
 	int			 ncpus;
 	struct fp_counters	*percpu;	/* one per possible CPU, for reads */
+	struct fp_counters	 retired;	/* of tenants gone: totals only grow */
 	/* interfaces that appear later: RTM_NEWLINK from rtnetlink */
 	struct ev_loop		*loop;
 	struct mnl_socket	*links_nl;
@@ -453,11 +454,19 @@ fastpath_attach_tun(struct fastpath *fp, uint32_t tenant_id, int ifindex,
 void
 fastpath_detach_tun(struct fastpath *fp, uint32_t tenant_id)
 {
+	struct fp_counters c;
+
 	if (fp == NULL || tenant_id >= fp->ntun || fp->tun_ifindex[tenant_id] == 0)
 		return;
 	tc_detach(fp->tun_ifindex[tenant_id], BPF_TC_EGRESS,
 	    fp->tun_created_qdisc[tenant_id]);
 	fp->tun_ifindex[tenant_id] = 0;
+	/* The global totals keep what the tenant's device carried. */
+	fastpath_counters(fp, tenant_id, &c);
+	fp->retired.fwd_packets += c.fwd_packets;
+	fp->retired.fwd_bytes += c.fwd_bytes;
+	fp->retired.rev_packets += c.rev_packets;
+	fp->retired.rev_bytes += c.rev_bytes;
 	(void)bpf_map_delete_elem(fp->map_stats, &tenant_id);
 }
 
@@ -611,8 +620,9 @@ fastpath_counters_total(const struct fastpath *fp, struct fp_counters *out)
 	memset(out, 0, sizeof(*out));
 	if (fp == NULL)
 		return;
-	/* Tenant 0 (handed over) included: the fields do not overlap. */
+	/* Tenant 0 counts only what was handed over; the rest, tenants. */
 	fastpath_counters(fp, 0, &one);
+	*out = fp->retired;
 	out->fwd_slow = one.fwd_slow;
 	out->rev_slow = one.rev_slow;
 	for (size_t i = 1; i < fp->ntun; i++) {

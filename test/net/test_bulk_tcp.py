@@ -244,6 +244,19 @@ def run_mode(t, fastpath, total):
                if v != before.get("packets_dropped", {}).get(k, 0)}
     t.check(not dropped or set(dropped) <= {"too-big"},
             "no data-plane drops but path-MTU probes", repr(dropped))
+    if fastpath:
+        # Counters only grow: a tenant removed by a reload takes its
+        # device, not its share of the totals.
+        d.remove_tenant("acme")
+        rc, out, err = d.ctl("reload", json_=False)
+        t.check(rc == 0, "reload without the tenant", out + err)
+        gone = d.stats()
+        for k in ("packets_tunneled", "packets_reverse_tunneled"):
+            t.check(gone.get(k, 0) >= after.get(k, 0) and
+                    gone["fastpath"].get(k, 0) >= fa.get(k, 0),
+                    "%s after the tenant is gone: %d, fastpath %d (were %d, "
+                    "%d)" % (k, gone.get(k, 0), gone["fastpath"].get(k, 0),
+                             after.get(k, 0), fa.get(k, 0)))
     t.check(d.stop() == 0, "mipha stops cleanly")
 
 
