@@ -32,6 +32,7 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
+#include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -41,6 +42,9 @@
 #define IP_MF_OFFSET	0x3fff
 #define OUTER_TTL	64	/* as the userspace path (RFC 2003 §3.1) */
 #define GRE_HDR_LEN	4	/* RFC 2784 §2: no checksum, key or sequence */
+#define UDP_HDR_LEN	8
+#define MIP_HDR_LEN	4	/* RFC 3519 §3.3 MIP Tunnel Data header */
+#define MIP_TUNNEL_DATA	4	/* its Type */
 #define ETH_P_IPV4_BE	bpf_htons(ETH_P_IP)
 
 #ifndef AF_INET
@@ -146,7 +150,7 @@ fp_forward(struct __sk_buff *skb)
 	struct fp_counters *c;
 	struct iphdr ip, outer = {};
 	struct ethhdr eth;
-	__u32 key = 0, inner_len, seg_len, hlen, segs = 1, net_off;
+	__u32 key = 0, inner_len, seg_len, hlen, segs = 1, net_off, dst;
 	__u16 overhead;
 	__u64 adj;
 
@@ -184,6 +188,8 @@ fp_forward(struct __sk_buff *skb)
 	hlen = sizeof(ip);
 	if (skb->gso_size != 0) {
 		/* One TCP segment on the wire: its headers plus gso_size. */
+		if (b->encap == FP_ENCAP_UDP)
+			return to_userspace(1);	/* ESP never needs this */
 		__u8 doff;
 
 		if (ip.protocol != IPPROTO_TCP ||
@@ -196,8 +202,13 @@ fp_forward(struct __sk_buff *skb)
 			segs = (inner_len - hlen + skb->gso_size - 1) / skb->gso_size;
 	} else
 		seg_len = inner_len;
-	overhead = b->encap == FP_ENCAP_GRE ? sizeof(ip) + GRE_HDR_LEN :
-	    sizeof(ip);
+	overhead = sizeof(ip);
+	if (b->encap == FP_ENCAP_GRE)
+		overhead += GRE_HDR_LEN;
+	else if (b->encap == FP_ENCAP_UDP)
+		overhead += UDP_HDR_LEN + MIP_HDR_LEN;
+	/* RFC 3519 §4.3: to the address the registration came from (the NAT). */
+	dst = b->encap == FP_ENCAP_UDP ? b->peer : b->coa;
 	/* RFC 2003 §5.1: over the tunnel MTU is the userspace path's case. */
 	if (seg_len + overhead > b->mtu)
 		return to_userspace(1);
@@ -205,7 +216,7 @@ fp_forward(struct __sk_buff *skb)
 	/* The kernel's route to the care-of address, as for a local sender. */
 	fib.family = AF_INET;
 	fib.ipv4_src = cfg->ha_addr;
-	fib.ipv4_dst = b->coa;
+	fib.ipv4_dst = dst;
 	fib.tot_len = seg_len + overhead;
 	fib.ifindex = 1;	/* loopback: the lookup of a locally sent datagram */
 	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
@@ -214,6 +225,8 @@ fp_forward(struct __sk_buff *skb)
 	adj = BPF_F_ADJ_ROOM_ENCAP_L3_IPV4;
 	if (b->encap == FP_ENCAP_GRE)
 		adj |= BPF_F_ADJ_ROOM_ENCAP_L4_GRE;
+	else if (b->encap == FP_ENCAP_UDP)
+		adj |= BPF_F_ADJ_ROOM_ENCAP_L4_UDP;
 	if (bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, adj) != 0)
 		return to_userspace(1);
 
@@ -231,9 +244,10 @@ fp_forward(struct __sk_buff *skb)
 	outer.id = (__u16)bpf_get_prandom_u32();
 	outer.frag_off = ip.frag_off & bpf_htons(IP_DF);
 	outer.ttl = OUTER_TTL;
-	outer.protocol = b->encap == FP_ENCAP_GRE ? IPPROTO_GRE : IPPROTO_IPIP;
+	outer.protocol = b->encap == FP_ENCAP_GRE ? IPPROTO_GRE :
+	    b->encap == FP_ENCAP_UDP ? IPPROTO_UDP : IPPROTO_IPIP;
 	outer.saddr = cfg->ha_addr;
-	outer.daddr = b->coa;
+	outer.daddr = dst;
 	outer.check = ip_checksum(&outer);
 	if (bpf_skb_store_bytes(skb, net_off, &outer, sizeof(outer), 0) != 0)
 		return TC_ACT_SHOT;	/* the packet is half rewritten */
@@ -243,6 +257,26 @@ fp_forward(struct __sk_buff *skb)
 
 		if (bpf_skb_store_bytes(skb, net_off + sizeof(outer), &gre,
 		    sizeof(gre), 0) != 0)
+			return TC_ACT_SHOT;
+	} else if (b->encap == FP_ENCAP_UDP) {
+		/*
+		 * RFC 3519 §3.3/§4.3: from the registration port to the
+		 * NAT's mapping, MIP Tunnel Data header, next header 4
+		 * (IP-in-UDP). UDP checksum 0: none, as IPv4 allows (RFC
+		 * 768); the inner datagram carries its own.
+		 */
+		struct {
+			struct udphdr	udp;
+			__u8		mip[MIP_HDR_LEN];
+		} u = {};
+
+		u.udp.source = bpf_htons(cfg->ha_port);
+		u.udp.dest = b->peer_port;
+		u.udp.len = bpf_htons(UDP_HDR_LEN + MIP_HDR_LEN + inner_len);
+		u.mip[0] = MIP_TUNNEL_DATA;
+		u.mip[1] = IPPROTO_IPIP;
+		if (bpf_skb_store_bytes(skb, net_off + sizeof(outer), &u,
+		    sizeof(u), 0) != 0)
 			return TC_ACT_SHOT;
 	}
 
@@ -272,18 +306,37 @@ fp_reverse(struct __sk_buff *skb)
 	struct fp_config *cfg;
 	struct fp_counters *c;
 	struct iphdr outer, ip;
+	struct {
+		struct udphdr	udp;
+		__u8		mip[MIP_HDR_LEN];
+	} u;
 	__u32 key = 0, olen = sizeof(outer), inner_len, segs = 1;
+	__u8 encap;
 
 	if (skb->protocol != ETH_P_IPV4_BE)
 		return TC_ACT_OK;
 	if (bpf_skb_load_bytes_relative(skb, 0, &outer, sizeof(outer),
 	    BPF_HDR_START_NET) != 0)
 		return TC_ACT_OK;
-	if (outer.protocol != IPPROTO_IPIP && outer.protocol != IPPROTO_GRE)
+	if (outer.protocol != IPPROTO_IPIP && outer.protocol != IPPROTO_GRE &&
+	    outer.protocol != IPPROTO_UDP)
 		return TC_ACT_OK;	/* not a tunnel: none of our business */
 	if ((cfg = bpf_map_lookup_elem(&fp_config, &key)) == NULL ||
 	    outer.daddr != cfg->ha_addr)
 		return TC_ACT_OK;
+	if (outer.protocol == IPPROTO_UDP) {
+		/*
+		 * RFC 3519 §3.3: only MIP Tunnel Data carrying IP-in-UDP on
+		 * the registration port is a tunnel; registrations and
+		 * everything else go to the sockets untouched.
+		 */
+		if (outer.ihl != 5 ||
+		    bpf_skb_load_bytes_relative(skb, sizeof(outer), &u,
+		    sizeof(u), BPF_HDR_START_NET) != 0 ||
+		    u.udp.dest != bpf_htons(cfg->ha_port) ||
+		    u.mip[0] != MIP_TUNNEL_DATA)
+			return TC_ACT_OK;
+	}
 	/* From here on it is ours: anything unusual goes to userspace. */
 	if (outer.version != 4 || outer.ihl != 5 ||
 	    (outer.frag_off & bpf_htons(IP_MF_OFFSET)) != 0 ||
@@ -297,7 +350,22 @@ fp_reverse(struct __sk_buff *skb)
 		    BPF_HDR_START_NET) != 0 || gre != bpf_htonl(ETH_P_IP))
 			return to_userspace(0);
 		olen += GRE_HDR_LEN;
-	}
+		encap = FP_ENCAP_GRE;
+	} else if (outer.protocol == IPPROTO_UDP) {
+		/*
+		 * Unverified UDP checksums are the socket's to check: only a
+		 * datagram the NIC vouched for, or one without a checksum
+		 * (0, RFC 768), is taken here. Next header must be IP-in-IP,
+		 * the only tunnelling granted inside UDP (§3.3).
+		 */
+		if (u.mip[1] != IPPROTO_IPIP ||
+		    (u.udp.check != 0 &&
+		    bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY) < 0))
+			return to_userspace(0);
+		olen += UDP_HDR_LEN + MIP_HDR_LEN;
+		encap = FP_ENCAP_UDP;
+	} else
+		encap = FP_ENCAP_IPIP;
 	if (bpf_skb_load_bytes_relative(skb, olen, &ip, sizeof(ip),
 	    BPF_HDR_START_NET) != 0 ||
 	    ip.version != 4 || ip.ihl != 5 || ip.ttl == 0 ||
@@ -305,14 +373,20 @@ fp_reverse(struct __sk_buff *skb)
 	    (ip.frag_off & bpf_htons(IP_MF_OFFSET)) != 0)
 		return to_userspace(0);
 	inner_len = bpf_ntohs(ip.tot_len);
-	if (inner_len + olen != bpf_ntohs(outer.tot_len))
+	if (inner_len + olen != bpf_ntohs(outer.tot_len) ||
+	    (encap == FP_ENCAP_UDP && bpf_ntohs(u.udp.len) !=
+	    UDP_HDR_LEN + MIP_HDR_LEN + inner_len))
 		return to_userspace(0);
 
-	/* RFC 3024 §5.2: only from the care-of address of the source's binding. */
+	/*
+	 * RFC 3024 §5.2: only from the care-of address of the source's
+	 * binding; over UDP, from the address and port its registration
+	 * came from (RFC 3519 §4.3), as the userspace path.
+	 */
 	if ((b = bpf_map_lookup_elem(&fp_bindings, &ip.saddr)) == NULL ||
-	    b->coa != outer.saddr || !(b->flags & FP_F_REVERSE) ||
-	    b->encap != (outer.protocol == IPPROTO_GRE ? FP_ENCAP_GRE :
-	    FP_ENCAP_IPIP))
+	    !(b->flags & FP_F_REVERSE) || b->encap != encap ||
+	    (encap == FP_ENCAP_UDP ? (b->peer != outer.saddr ||
+	    b->peer_port != u.udp.source) : b->coa != outer.saddr))
 		return to_userspace(0);
 	if ((b->flags & FP_F_VPN_ONLY) &&
 	    !vpn_traffic(skb, &ip, olen + sizeof(ip), 1, b->gateway,
@@ -322,7 +396,10 @@ fp_reverse(struct __sk_buff *skb)
 	if (skb->gso_size != 0 && inner_len > sizeof(ip))
 		segs = (inner_len - sizeof(ip) + skb->gso_size - 1) /
 		    skb->gso_size;
-	/* The inner TCP segments keep their size: FIXED_GSO. */
+	/*
+	 * The inner TCP segments keep their size: FIXED_GSO. (UDP GRO
+	 * super-packets are refused by the helper: userspace then.)
+	 */
 	if (bpf_skb_adjust_room(skb, -(__s32)olen, BPF_ADJ_ROOM_MAC,
 	    BPF_F_ADJ_ROOM_FIXED_GSO) != 0)
 		return to_userspace(0);

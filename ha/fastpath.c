@@ -137,7 +137,7 @@ tc_detach(int ifindex, enum bpf_tc_attach_point where, bool remove_qdisc)
 static bool
 encap_eligible(const struct binding *b)
 {
-	return b->encap == BIND_ENCAP_IPIP ||
+	return b->encap == BIND_ENCAP_IPIP || b->encap == BIND_ENCAP_UDP ||
 	    (b->encap == BIND_ENCAP_GRE && b->gre_key == 0);
 }
 
@@ -166,7 +166,10 @@ entry_for(const struct fastpath *fp, const struct binding *head,
 	v->tenant_id = head->tenant_id;
 	v->tun_ifindex = (__u32)fp->tun_ifindex[head->tenant_id];
 	v->mtu = (__u16)mtu;
-	v->encap = head->encap == BIND_ENCAP_GRE ? FP_ENCAP_GRE : FP_ENCAP_IPIP;
+	v->encap = head->encap == BIND_ENCAP_GRE ? FP_ENCAP_GRE :
+	    head->encap == BIND_ENCAP_UDP ? FP_ENCAP_UDP : FP_ENCAP_IPIP;
+	v->peer = head->src.s_addr;
+	v->peer_port = htons(head->sport);
 	if ((head->flags & BF_REVERSE) && t->reverse_tunnel != RT_DENIED)
 		v->flags |= FP_F_REVERSE;
 	if (t->policy == POLICY_VPN_ONLY)
@@ -300,12 +303,14 @@ resync_all(struct fastpath *fp)
 
 struct fastpath *
 fastpath_new(struct binding_table *bt, struct in_addr ha_addr,
-    unsigned link_mtu, size_t max_nodes, char *err, size_t errlen)
+    uint16_t ha_port, unsigned link_mtu, size_t max_nodes, char *err,
+    size_t errlen)
 {
 	struct fastpath *fp;
 	struct bpf_program *pf, *pr;
 	struct bpf_map *mb;
-	struct fp_config cfg = { .ha_addr = ha_addr.s_addr };
+	struct fp_config cfg = { .ha_addr = ha_addr.s_addr,
+	    .ha_port = ha_port };
 	__u32 key = 0;
 	int rc, cfg_fd;
 

@@ -10,7 +10,8 @@
  * counters, and removing every filter it attached at shutdown.
  *
  * The map holds only what the programs may carry without asking: a node
- * with one care-of address reached by IP-in-IP or GRE without a key. All
+ * with one care-of address reached by IP-in-IP, GRE without a key, or RFC
+ * 3519 IP-in-UDP (then only datagrams that need no segmentation). All
  * else - and every packet the programs are not certain of - is left to the
  * userspace path (tunnel.c), which stays complete on its own: when the
  * kernel refuses the programs, mipha logs it and runs without them.
@@ -37,7 +38,8 @@ struct fastpath;
  * map. NULL with err set when the kernel or libbpf refuses.
  */
 struct fastpath *fastpath_new(struct binding_table *, struct in_addr ha_addr,
-    unsigned link_mtu, size_t max_nodes, char *err, size_t errlen);
+    uint16_t ha_port, unsigned link_mtu, size_t max_nodes, char *err,
+    size_t errlen);
 /* Detach every filter attached by this run, then free. NULL is fine. */
 void	fastpath_free(struct fastpath *);
 

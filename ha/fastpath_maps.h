@@ -14,6 +14,7 @@
 /* fp_binding.encap */
 #define FP_ENCAP_IPIP	1	/* RFC 2003 */
 #define FP_ENCAP_GRE	2	/* RFC 2784, no key, checksum or sequence */
+#define FP_ENCAP_UDP	3	/* RFC 3519 IP-in-UDP, to the NAT's mapping */
 
 /* fp_binding.flags */
 #define FP_F_REVERSE	0x01	/* reverse tunnelling granted (RFC 3024) */
@@ -21,7 +22,8 @@
 
 /*
  * One entry per home address that the fast path may carry: a node with
- * exactly one care-of address, reached by IP-in-IP or plain GRE. Home
+ * exactly one care-of address, reached by IP-in-IP, plain GRE or RFC 3519
+ * IP-in-UDP (datagrams that need no segmentation only). Home
  * networks of tenants never overlap, so the home address alone is the key.
  * Every other case has no entry and stays with the userspace data plane.
  */
@@ -30,15 +32,19 @@ struct fp_binding {
 	__u32	gateway;	/* the tenant's VPN gateway */
 	__u32	tenant_id;	/* key of the tenant's counters */
 	__u32	tun_ifindex;	/* the tenant's TUN device */
+	__u32	peer;		/* UDP: where the registration came from */
+	__u16	peer_port;	/* UDP: its source port */
 	__u16	mtu;		/* largest outer datagram towards the CoA */
 	__u8	encap;		/* FP_ENCAP_* */
 	__u8	flags;		/* FP_F_* */
+	__u16	reserved;
 };
 
 /* fp_config[0]: the home agent's own settings. */
 struct fp_config {
 	__u32	ha_addr;	/* tunnel endpoint: outer source / destination */
-	__u32	reserved;
+	__u16	ha_port;	/* registration port: RFC 3519 tunnels */
+	__u16	reserved;
 };
 
 /*

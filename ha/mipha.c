@@ -612,7 +612,8 @@ main(int argc, char *argv[])
 	 */
 	if (d->conf->ha.fastpath) {
 		d->fastpath = fastpath_new(d->bindings, d->conf->ha.address,
-		    link_mtu, expected_nodes(d->conf), err, sizeof(err));
+		    d->conf->ha.port, link_mtu, expected_nodes(d->conf), err,
+		    sizeof(err));
 		if (d->fastpath == NULL)
 			log_warn("fast path not available (%s): the userspace "
 			    "data plane carries every packet", err);

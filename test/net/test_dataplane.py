@@ -1365,12 +1365,17 @@ def case_esp(kind, tag):
             H.check(decrypts(SA_UP, r.raw), "reverse ESP decrypts and "
                     "authenticates at the gateway")
         c.expect({"tunneled": 1, "reverse": 1}, "one each way")
-        # IP-in-IP and GRE without a key are the kernel fast path's; minimal
-        # and UDP tunnels stay with userspace.
-        n = 1 if FASTPATH and kind in ("ipip", "gre") else 0
-        c.expect({"fp.tunneled": n, "fp.reverse": n},
+        # IP-in-IP, GRE without a key and RFC 3519 UDP are the kernel fast
+        # path's; minimal encapsulation stays with userspace. Reverse UDP
+        # tunnel data is the fast path's only when its UDP checksum was
+        # verified by a NIC (or is 0): this test bed's veth hands the
+        # MN socket's datagram on with the checksum still to be done, so
+        # userspace verifies and carries it.
+        fwd = 1 if FASTPATH and kind in ("ipip", "gre", "udp") else 0
+        rev = 1 if FASTPATH and kind in ("ipip", "gre") else 0
+        c.expect({"fp.tunneled": fwd, "fp.reverse": rev},
                  "%s carried by the %s path" % (
-                     kind, "kernel fast" if n else "userspace"))
+                     kind, "kernel fast" if fwd else "userspace"))
 
 
 def tc_filters(ifname, where):

@@ -45,6 +45,9 @@ extern const unsigned long mipha_fastpath_obj_size;
 #define HOA_NOT	"198.18.10.8"		/* no reverse tunnelling */
 #define HOA_SMALL "198.18.10.9"		/* path MTU 1400 */
 #define HOA_NONEIGH "198.18.10.10"
+#define HOA_UDP	"198.18.10.11"		/* behind a NAT: RFC 3519 */
+#define NAT	"198.51.100.20"		/* the NAT's public address (= COA's MAC) */
+#define NAT_PORT 40000
 #define OTHER	"203.0.113.99"
 #define COA_MAC	"\x02\x00\x00\x00\x00\x20"
 
@@ -176,6 +179,11 @@ put(const char *hoa, const char *coa, uint8_t encap, uint8_t flags,
 	uint32_t k = A(hoa);
 
 	memset(&v, 0, sizeof(v));
+	if (encap == FP_ENCAP_UDP) {
+		/* The CoA is the node's private address; the peer the NAT. */
+		v.peer = A(NAT);
+		v.peer_port = htons(NAT_PORT);
+	}
 	v.coa = A(coa);
 	v.gateway = A(GW);
 	v.tenant_id = 1;
@@ -220,6 +228,8 @@ setup(void)
 	    tun_ifindex);
 	put(HOA_NONEIGH, COA_NONEIGH, FP_ENCAP_IPIP,
 	    FP_F_REVERSE | FP_F_VPN_ONLY, 1500, tun_ifindex);
+	put(HOA_UDP, "10.0.0.5", FP_ENCAP_UDP, FP_F_REVERSE | FP_F_VPN_ONLY,
+	    1500, tun_ifindex);
 }
 
 /* ---- forward ---- */
@@ -238,7 +248,19 @@ fwd_passes(const uint8_t *pkt, size_t len, int ifindex, const char *why)
 	    "%s: the packet was changed", why);
 }
 
-/* Expect fp_forward to encapsulate; returns the outer header offset. */
+/* Expect fp_forward to encapsulate (any encapsulation). */
+static void
+fwd_passes_not(const uint8_t *pkt, size_t len)
+{
+	uint8_t f[2048], out[2100];
+	uint32_t outlen = sizeof(out);
+	size_t flen = frame(f, pkt, len);
+
+	ck_assert_int_eq(run(prog_fwd, tun_ifindex, f, flen, out, &outlen),
+	    TC_ACT_REDIRECT);
+}
+
+/* Expect fp_forward to encapsulate for COA; check the result. */
 static void
 fwd_encaps(const uint8_t *pkt, size_t len, uint8_t proto, size_t ovh,
     const char *why)
@@ -298,6 +320,41 @@ START_TEST(forward_gre)
 	size_t n = inner(p, 50, GW, HOA_GRE, 200, 0, 0, 0x4000);
 
 	fwd_encaps(p, n, 47, 24, "ESP in GRE");
+}
+END_TEST
+
+START_TEST(forward_udp)
+{
+	uint8_t p[1600], f[2048], out[2100];
+	uint32_t outlen = sizeof(out), src, dst;
+	size_t n = inner(p, 50, GW, HOA_UDP, 300, 0, 0, 0x4000);
+	size_t flen = frame(f, p, n);
+	const uint8_t *o = out + 14, *u = out + 34;
+
+	ck_assert_int_eq(run(prog_fwd, tun_ifindex, f, flen, out, &outlen),
+	    TC_ACT_REDIRECT);
+	ck_assert_uint_eq(outlen, 14 + 32 + n);
+	ck_assert(memcmp(out, COA_MAC, 6) == 0);	/* the NAT's neighbour */
+	ck_assert_uint_eq(o[9], 17);
+	ck_assert_uint_eq(o[6] & 0x40, 0x40);		/* DF copied */
+	ck_assert_uint_eq(csum(o, 20), 0);
+	memcpy(&src, o + 12, 4);
+	memcpy(&dst, o + 16, 4);
+	ck_assert_uint_eq(src, A(HA));
+	ck_assert_uint_eq(dst, A(NAT));
+	/* RFC 3519 §4.3: from port 434 to the NAT's mapping. */
+	ck_assert_uint_eq((unsigned)(u[0] << 8 | u[1]), 434);
+	ck_assert_uint_eq((unsigned)(u[2] << 8 | u[3]), NAT_PORT);
+	ck_assert_uint_eq((size_t)(u[4] << 8 | u[5]), 8 + 4 + n);
+	ck_assert_uint_eq(u[6] | u[7], 0);		/* no checksum */
+	/* §3.3: Type 4, Next Header 4, Reserved 0. */
+	ck_assert(memcmp(u + 8, "\x04\x04\x00\x00", 4) == 0);
+	ck_assert(memcmp(u + 12, p, n) == 0);
+	/* 1468 + 32 fits; 1469 is the userspace path's. */
+	n = inner(p, 50, GW, HOA_UDP, 1468, 0, 0, 0x4000);
+	fwd_passes_not(p, n);
+	n = inner(p, 50, GW, HOA_UDP, 1469, 0, 0, 0x4000);
+	fwd_passes(p, n, tun_ifindex, "1469 octets in UDP");
 }
 END_TEST
 
@@ -449,6 +506,65 @@ START_TEST(reverse_ipip_and_gre)
 }
 END_TEST
 
+/* RFC 3519 tunnel data: NAT:NAT_PORT -> HA:434, MIP header, inner. */
+static size_t
+udp_tunnel(uint8_t *f, const uint8_t *in, size_t len, const char *src,
+    uint16_t sport, uint16_t csum_field, uint8_t type)
+{
+	uint8_t *u = f + 34;
+
+	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x20\x08\x00", 14);
+	ip_hdr(f + 14, 17, src, HA, 32 + len, 60, 0, 0);
+	u[0] = (uint8_t)(sport >> 8);
+	u[1] = (uint8_t)sport;
+	u[2] = 434 >> 8;
+	u[3] = 434 & 0xff;
+	u[4] = (uint8_t)((12 + len) >> 8);
+	u[5] = (uint8_t)(12 + len);
+	u[6] = (uint8_t)(csum_field >> 8);
+	u[7] = (uint8_t)csum_field;
+	u[8] = type;
+	u[9] = 4;
+	u[10] = u[11] = 0;
+	memcpy(u + 12, in, len);
+	return 14 + 32 + len;
+}
+
+START_TEST(reverse_udp)
+{
+	uint8_t in[1600], f[1700], out[2100];
+	uint32_t outlen = sizeof(out);
+	size_t n = inner(in, 50, HOA_UDP, GW, 150, 0, 0, 0);
+	size_t fl = udp_tunnel(f, in, n, NAT, NAT_PORT, 0, 4);
+
+	rev_decaps(f, fl, in, n, "ESP in UDP, checksum 0");
+	fl = udp_tunnel(f, in, n, NAT, NAT_PORT, 0x1234, 4);
+	rev_passes(f, fl, "a UDP checksum nobody verified (the socket's)");
+	fl = udp_tunnel(f, in, n, NAT, NAT_PORT + 1, 0, 4);
+	rev_passes(f, fl, "another source port than the registration's");
+	fl = udp_tunnel(f, in, n, OTHER, NAT_PORT, 0, 4);
+	rev_passes(f, fl, "another source address than the registration's");
+	n = inner(in, 17, HOA_UDP, GW, 80, 4500, 9999, 0);
+	fl = udp_tunnel(f, in, n, NAT, NAT_PORT, 0, 4);
+	rev_passes(f, fl, "vpn-only: UDP to port 9999");
+	/* A registration request on port 434 is not touched, nor counted. */
+	{
+		struct fp_counters before = stats(0), after;
+
+		n = inner(in, 50, HOA_UDP, GW, 150, 0, 0, 0);
+		fl = udp_tunnel(f, in, n, NAT, NAT_PORT, 0, 1);
+		ck_assert_int_eq(run(prog_rev, veth_ifindex, f, fl, out,
+		    &outlen), TC_ACT_OK);
+		ck_assert(outlen == fl && memcmp(out, f, fl) == 0);
+		after = stats(0);
+		ck_assert_uint_eq(after.rev_slow, before.rev_slow);
+	}
+	/* IP-in-IP straight from the CoA is the userspace path's for UDP. */
+	fl = tunnel(f, in, n, NAT, HA, false);
+	rev_passes(f, fl, "IP-in-IP for a UDP binding");
+}
+END_TEST
+
 START_TEST(reverse_leaves_to_userspace)
 {
 	uint8_t in[1600], f[1700];
@@ -532,11 +648,13 @@ fastpath_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, forward_ipip_esp);
 	tcase_add_test(tc, forward_gre);
+	tcase_add_test(tc, forward_udp);
 	tcase_add_test(tc, forward_vpn_only);
 	tcase_add_test(tc, forward_leaves_to_userspace);
 	tcase_add_test(tc, forward_mtu);
 	tcase_add_test(tc, forward_malformed);
 	tcase_add_test(tc, reverse_ipip_and_gre);
+	tcase_add_test(tc, reverse_udp);
 	tcase_add_test(tc, reverse_leaves_to_userspace);
 	tcase_add_test(tc, reverse_malformed);
 	suite_add_tcase(s, tc);
@@ -579,7 +697,7 @@ make_namespace(void)
 static int
 load(void)
 {
-	struct fp_config cfg = { .ha_addr = A(HA) };
+	struct fp_config cfg = { .ha_addr = A(HA), .ha_port = 434 };
 	struct fp_counters *z;
 	uint32_t key = 0, one = 1;
 	int cfg_fd, n = libbpf_num_possible_cpus();
