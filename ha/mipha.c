@@ -341,6 +341,18 @@ tunnel_data_cb(void *arg, uint8_t *buf, size_t len, const struct sockaddr_in *pe
 	tunnel_udp_input(arg, buf, len, peer);
 }
 
+static int
+home_link_cb(void *arg, uint32_t tenant_id)
+{
+	return netsetup_home_ifindex(arg, tenant_id);
+}
+
+static void
+came_home_cb(void *arg, uint32_t tenant_id, struct in_addr hoa)
+{
+	netsetup_came_home(arg, tenant_id, hoa);
+}
+
 /*
  * The MTU of the interface holding the HA address: outer datagrams to
  * care-of addresses leave through it in the usual set-up (1500 if unknown).
@@ -630,6 +642,8 @@ main(int argc, char *argv[])
 		return EXIT_RUNTIME;
 	}
 	netsetup_done = true;
+	d->netsetup = &netsetup_state;
+	reg_set_home_link(&d->reg, home_link_cb, came_home_cb, &netsetup_state);
 	if (d->fastpath != NULL) {
 		int n;
 

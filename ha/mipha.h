@@ -20,6 +20,7 @@ struct journal;
 struct control;
 struct tunnel;
 struct fastpath;
+struct netsetup;
 
 struct mipha {
 	struct ev_loop		*loop;
@@ -32,6 +33,7 @@ struct mipha {
 	struct control		*control;
 	struct tunnel		*tunnel;
 	struct fastpath		*fastpath;	/* NULL: userspace path only */
+	struct netsetup		*netsetup;	/* NULL until installed */
 	int64_t			 started;	/* wall clock */
 	uint64_t		 reloads;
 	uint64_t		 reload_failures;

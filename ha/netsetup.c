@@ -44,14 +44,17 @@ ns_find(struct netsetup *ns, uint32_t id)
 }
 
 /*
- * RFC 5944 §4.6: a gratuitous ARP Reply announcing the HA's link-layer
- * address for the home address: sender and target protocol address are the
- * home address, sender and target hardware address the HA's. Broadcast on
- * the home link; the socket (SOCK_DGRAM) adds the Ethernet header.
+ * RFC 5944 §4.6: a gratuitous ARP Reply for the home address: sender and
+ * target protocol address are the home address, sender and target hardware
+ * address the one neighbours are to use for it (§4.6: "the Target Hardware
+ * Address is also set to the link-layer address to which this cache entry
+ * should be updated"): the HA's own while the node is away (sha NULL), the
+ * node's when it has come home. Broadcast on the home link; the socket
+ * (SOCK_DGRAM) adds the Ethernet header.
  */
 static void
 garp_send(struct netsetup *ns, int ifindex, const char *ifname,
-    struct in_addr hoa)
+    struct in_addr hoa, const uint8_t *sha)
 {
 	struct sockaddr_ll sll;
 	struct ifreq ifr;
@@ -59,21 +62,24 @@ garp_send(struct netsetup *ns, int ifindex, const char *ifname,
 
 	if (ns->arp_fd == -1)
 		return;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (ioctl(ns->arp_fd, SIOCGIFHWADDR, &ifr) == -1) {
-		log_rl(LOG_CLASS_DATA, LOG_WARNING, "%s: no hardware address: %s",
-		    ifname, strerror(errno));
-		return;
+	if (sha == NULL) {
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		if (ioctl(ns->arp_fd, SIOCGIFHWADDR, &ifr) == -1) {
+			log_rl(LOG_CLASS_DATA, LOG_WARNING, "%s: no hardware "
+			    "address: %s", ifname, strerror(errno));
+			return;
+		}
+		sha = (const uint8_t *)ifr.ifr_hwaddr.sa_data;
 	}
 	put_be16(arp + 0, ARPHRD_ETHER);
 	put_be16(arp + 2, ETH_P_IP);
 	arp[4] = 6;
 	arp[5] = 4;
 	put_be16(arp + 6, ARPOP_REPLY);
-	memcpy(arp + 8, ifr.ifr_hwaddr.sa_data, 6);
+	memcpy(arp + 8, sha, 6);
 	memcpy(arp + 14, &hoa, 4);
-	memcpy(arp + 18, ifr.ifr_hwaddr.sa_data, 6);
+	memcpy(arp + 18, sha, 6);
 	memcpy(arp + 24, &hoa, 4);
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
@@ -105,7 +111,8 @@ garp_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 		if (nt == NULL || nt->home_ifindex != g->ifindex)
 			continue;
-		garp_send(ns, g->ifindex, nt->home_if, g->hoa);
+		garp_send(ns, g->ifindex, nt->home_if, g->hoa,
+		    g->node_mac ? g->sha : NULL);
 		if (--g->left > 0)
 			ns->garp[kept++] = *g;
 	}
@@ -114,22 +121,129 @@ garp_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_timer_stop(ns->loop, &ns->garp_timer);
 }
 
+/* Announce hoa now and GARP_REPEAT - 1 times more; sha as for garp_send. */
 static void
 gratuitous_arp(struct netsetup *ns, const struct ns_tenant *nt,
-    struct in_addr hoa)
+    struct in_addr hoa, const uint8_t *sha)
 {
-	garp_send(ns, nt->home_ifindex, nt->home_if, hoa);
-	if (ns->loop == NULL || ns->ngarp == NETSETUP_GARP_MAX)
+	struct ns_garp *g;
+
+	garp_send(ns, nt->home_ifindex, nt->home_if, hoa, sha);
+	if (ns->loop == NULL)
 		return;
-	ns->garp[ns->ngarp].tenant_id = nt->id;
-	ns->garp[ns->ngarp].ifindex = nt->home_ifindex;
-	ns->garp[ns->ngarp].hoa = hoa;
-	ns->garp[ns->ngarp].left = GARP_REPEAT - 1;
-	ns->ngarp++;
+	/* A newer announcement for the address replaces an older one. */
+	for (unsigned i = 0; i < ns->ngarp; i++)
+		if (ns->garp[i].tenant_id == nt->id &&
+		    ns->garp[i].hoa.s_addr == hoa.s_addr) {
+			ns->garp[i] = ns->garp[--ns->ngarp];
+			break;
+		}
+	if (ns->ngarp == NETSETUP_GARP_MAX)
+		return;
+	g = &ns->garp[ns->ngarp++];
+	memset(g, 0, sizeof(*g));
+	g->tenant_id = nt->id;
+	g->ifindex = nt->home_ifindex;
+	g->hoa = hoa;
+	g->left = GARP_REPEAT - 1;
+	if (sha != NULL) {
+		g->node_mac = true;
+		memcpy(g->sha, sha, sizeof(g->sha));
+	}
 	if (!ev_is_active(&ns->garp_timer)) {
 		ev_timer_set(&ns->garp_timer, GARP_INTERVAL, GARP_INTERVAL);
 		ev_timer_start(ns->loop, &ns->garp_timer);
 	}
+}
+
+/*
+ * A node back on its home link: §4.6 wants a gratuitous ARP with the
+ * node's own link-layer address, which we learn the way the kernel does,
+ * by resolving the home address (our reply to its deregistration leaves
+ * on that link, §3.8.3.1). Poll the ARP cache until it is resolved.
+ */
+#define HOME_POLL_INTERVAL	0.1
+#define HOME_POLLS		30	/* 3 s, then give up */
+
+static void
+home_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct netsetup *ns = w->data;
+	unsigned kept = 0;
+
+	(void)loop;
+	(void)revents;
+	for (unsigned i = 0; i < ns->nhome; i++) {
+		struct ns_home *h = &ns->home[i];
+		struct ns_tenant *nt = ns_find(ns, h->tenant_id);
+		char a[INET_ADDRSTRLEN];
+		uint8_t mac[6];
+
+		if (nt == NULL || nt->home_ifindex != h->ifindex)
+			continue;
+		/* Bound again meanwhile: we answer for it, nothing to undo. */
+		if (binding_lookup(ns->bindings, h->tenant_id, h->hoa) != NULL)
+			continue;
+		inet_ntop(AF_INET, &h->hoa, a, sizeof(a));
+		if (route_neigh_lladdr(&ns->rt, h->ifindex, h->hoa, mac) == 0) {
+			log_info("%s is back on %s at %02x:%02x:%02x:%02x:%02x:"
+			    "%02x: gratuitous ARP with its own address", a,
+			    nt->home_if, mac[0], mac[1], mac[2], mac[3], mac[4],
+			    mac[5]);
+			gratuitous_arp(ns, nt, h->hoa, mac);
+			ns->home_announced++;
+			continue;
+		}
+		if (--h->polls_left == 0) {
+			ns->home_unresolved++;
+			log_rl(LOG_CLASS_DATA, LOG_WARNING, "%s deregistered from "
+			    "home but does not answer ARP on %s: no gratuitous "
+			    "ARP for it", a, nt->home_if);
+			continue;
+		}
+		ns->home[kept++] = *h;
+	}
+	ns->nhome = kept;
+	if (kept == 0)
+		ev_timer_stop(ns->loop, &ns->home_timer);
+}
+
+void
+netsetup_came_home(struct netsetup *ns, uint32_t tenant_id, struct in_addr hoa)
+{
+	struct ns_tenant *nt = ns_find(ns, tenant_id);
+	struct ns_home *h;
+
+	if (nt == NULL || nt->home_ifindex == 0 || ns->loop == NULL)
+		return;
+	for (unsigned i = 0; i < ns->nhome; i++)
+		if (ns->home[i].tenant_id == tenant_id &&
+		    ns->home[i].hoa.s_addr == hoa.s_addr) {
+			ns->home[i].polls_left = HOME_POLLS;
+			return;
+		}
+	if (ns->nhome == NETSETUP_HOME_MAX) {
+		ns->home_unresolved++;
+		return;
+	}
+	h = &ns->home[ns->nhome++];
+	h->tenant_id = tenant_id;
+	h->ifindex = nt->home_ifindex;
+	h->hoa = hoa;
+	h->polls_left = HOME_POLLS;
+	if (!ev_is_active(&ns->home_timer)) {
+		ev_timer_set(&ns->home_timer, HOME_POLL_INTERVAL,
+		    HOME_POLL_INTERVAL);
+		ev_timer_start(ns->loop, &ns->home_timer);
+	}
+}
+
+int
+netsetup_home_ifindex(struct netsetup *ns, uint32_t tenant_id)
+{
+	struct ns_tenant *nt = ns_find(ns, tenant_id);
+
+	return nt != NULL ? nt->home_ifindex : 0;
 }
 
 /* Binding-table subscriber: proxy ARP while a node is away from home. */
@@ -152,7 +266,7 @@ netsetup_binding_event(void *arg, enum binding_event ev,
 			    "%s: %s", a, nt->home_if, route_error(&ns->rt));
 			return;
 		}
-		gratuitous_arp(ns, nt, b->hoa);
+		gratuitous_arp(ns, nt, b->hoa, NULL);
 	} else if (ev == BEV_REMOVED &&
 	    binding_lookup(ns->bindings, b->tenant_id, b->hoa) == NULL) {
 		if (route_proxy_del(&ns->rt, nt->home_ifindex, b->hoa) == -1) {
@@ -214,6 +328,8 @@ netsetup_init(struct netsetup *ns, struct ev_loop *loop, struct tunnel *tn,
 		log_warn("no packet socket for gratuitous ARP: %s", strerror(errno));
 	ev_init(&ns->garp_timer, garp_timer_cb);
 	ns->garp_timer.data = ns;
+	ev_init(&ns->home_timer, home_timer_cb);
+	ns->home_timer.data = ns;
 	if (binding_subscribe(bt, netsetup_binding_event, ns) == -1) {
 		snprintf(err, errlen, "cannot subscribe to the binding table");
 		return -1;
@@ -342,7 +458,7 @@ proxy_existing(void *arg, const struct binding *b)
 	if (b->tenant_id == c->nt->id &&
 	    binding_lookup(c->ns->bindings, b->tenant_id, b->hoa) == b) {
 		if (route_proxy_add(&c->ns->rt, c->nt->home_ifindex, b->hoa) == 0)
-			gratuitous_arp(c->ns, c->nt, b->hoa);
+			gratuitous_arp(c->ns, c->nt, b->hoa, NULL);
 		else
 			c->ns->proxy_errors++;
 	}
@@ -461,8 +577,10 @@ netsetup_shutdown(struct netsetup *ns)
 		route_close(&ns->rt);
 		ns->rt_open = false;
 	}
-	if (ns->loop != NULL)
+	if (ns->loop != NULL) {
 		ev_timer_stop(ns->loop, &ns->garp_timer);
+		ev_timer_stop(ns->loop, &ns->home_timer);
+	}
 	if (ns->arp_fd != -1)
 		close(ns->arp_fd);
 	ns->arp_fd = -1;

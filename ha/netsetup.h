@@ -42,14 +42,30 @@ struct ns_garp {
 	int			 ifindex;
 	struct in_addr		 hoa;
 	unsigned		 left;
+	bool			 node_mac;	/* sha: the node's, not ours */
+	uint8_t			 sha[6];
 };
 #define NETSETUP_GARP_MAX	1024
+
+/* A node back on its home link whose link-layer address is not known yet. */
+struct ns_home {
+	uint32_t		 tenant_id;
+	int			 ifindex;
+	struct in_addr		 hoa;
+	unsigned		 polls_left;
+};
+#define NETSETUP_HOME_MAX	256
 
 struct netsetup {
 	struct ev_loop		*loop;
 	ev_timer		 garp_timer;
 	struct ns_garp		 garp[NETSETUP_GARP_MAX];
 	unsigned		 ngarp;
+	ev_timer		 home_timer;
+	struct ns_home		 home[NETSETUP_HOME_MAX];
+	unsigned		 nhome;
+	uint64_t		 home_announced;	/* §4.6 on return home */
+	uint64_t		 home_unresolved;
 	struct route_ctx	 rt;
 	bool			 rt_open;
 	struct tunnel		*tunnel;
@@ -70,5 +86,15 @@ unsigned netsetup_tunnel_mtu(unsigned link_mtu, unsigned encaps);
 int	netsetup_sync(struct netsetup *, struct tenant_set *, char *err,
 	    size_t errlen);
 void	netsetup_shutdown(struct netsetup *);
+
+/*
+ * RFC 5944 §3.8.3.1, §4.6 for a tenant with a real home link: the link's
+ * interface index (0: none), and a node that deregistered from it, whose
+ * own link-layer address is then announced by gratuitous ARP once the
+ * kernel has resolved it.
+ */
+int	netsetup_home_ifindex(struct netsetup *, uint32_t tenant_id);
+void	netsetup_came_home(struct netsetup *, uint32_t tenant_id,
+	    struct in_addr hoa);
 
 #endif /* MIPHA_NETSETUP_H */

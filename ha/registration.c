@@ -58,6 +58,7 @@ struct reg_req {
 	struct mobile_node	*mn;
 	struct foreign_agent	*fa;	/* FA SA for the source, if any */
 	struct in_addr		 hoa;	/* the node's home address for the reply */
+	bool			 at_home;	/* §3.8.3.1: returning home */
 	uint64_t		 now_ntp;
 	int64_t			 now_wall;
 	double			 now_frac;
@@ -148,6 +149,15 @@ reg_set_tunnel_data(struct reg_service *r, void (*fn)(void *, uint8_t *,
 {
 	r->tunnel_data = fn;
 	r->tunnel_arg = arg;
+}
+
+void
+reg_set_home_link(struct reg_service *r, int (*home_link)(void *, uint32_t),
+    void (*came_home)(void *, uint32_t, struct in_addr), void *arg)
+{
+	r->home_link = home_link;
+	r->came_home = came_home;
+	r->home_arg = arg;
 }
 
 static void
@@ -312,7 +322,7 @@ find_node(struct reg_service *r, const struct mip_rrq *q)
 size_t
 reg_handle(struct reg_service *r, const uint8_t *msg, size_t len,
     const struct sockaddr_in *src, const struct timespec *now, uint8_t *out,
-    size_t cap)
+    size_t cap, int *oif)
 {
 	struct reg_req rq;
 	struct mobile_node *mn;
@@ -325,6 +335,8 @@ reg_handle(struct reg_service *r, const uint8_t *msg, size_t len,
 	enum binding_encap encap;
 
 	memset(&rq, 0, sizeof(rq));
+	if (oif != NULL)
+		*oif = 0;
 	rq.src = src;
 	rq.now_ntp = mip_ntp_from_timespec(now);
 	rq.now_wall = now->tv_sec;
@@ -374,6 +386,24 @@ reg_handle(struct reg_service *r, const uint8_t *msg, size_t len,
 	}
 	rq.mn = mn;
 	rq.tenant = t = mn->tenant;
+
+	/*
+	 * §3.8.3.1: a node deregistering from its home link (source and
+	 * care-of address are its home address) gets the reply directly on
+	 * the home network, bypassing its binding, whether we accept or not.
+	 * Our home network route leads into the tenant's device, so the
+	 * reply is sent out of the home link instead.
+	 */
+	{
+		struct in_addr hoa = rq.q.f.home_addr.s_addr != 0 ?
+		    rq.q.f.home_addr : mn->hoa;
+
+		rq.at_home = hoa.s_addr != 0 &&
+		    src->sin_addr.s_addr == hoa.s_addr &&
+		    rq.q.f.coa.s_addr == hoa.s_addr;
+		if (rq.at_home && oif != NULL && r->home_link != NULL)
+			*oif = r->home_link(r->home_arg, t->id);
+	}
 
 	/* RFC 5265 §3.7: from inside the enterprise, the inner HA answers. */
 	if (tenant_is_internal(t, src->sin_addr)) {
@@ -552,7 +582,11 @@ reg_handle(struct reg_service *r, const uint8_t *msg, size_t len,
 		rq.udp_reply = false;
 		r->counters.accepted++;
 		t->counters.accepted++;
-		log_decision(&rq, "deregistered");
+		log_decision(&rq, rq.at_home ? "deregistered, at home" :
+		    "deregistered");
+		/* §4.6: back home, the node's own MAC is announced again. */
+		if (rq.at_home && hoa.s_addr != 0 && r->came_home != NULL)
+			r->came_home(r->home_arg, t->id, hoa);
 		return reply_build(r, &rq, out, cap);
 	}
 
@@ -671,7 +705,7 @@ reg_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 				continue;
 			}
 			len = reg_handle(r, in->buf, in->len, &in->peer, &now,
-			    o->buf, sizeof(o->buf));
+			    o->buf, sizeof(o->buf), &o->ifindex);
 			if (len > 0) {
 				/* §3.8.3.1: back to the request's source and port. */
 				o->peer = in->peer;

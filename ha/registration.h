@@ -51,6 +51,15 @@ struct reg_service {
 	void			(*tunnel_data)(void *arg, uint8_t *buf, size_t len,
 				    const struct sockaddr_in *peer);
 	void			*tunnel_arg;
+	/*
+	 * Tenants whose home network is a real link (RFC 5944 §3.8.3.1,
+	 * §4.6): the link's interface index (0: none), and the news that a
+	 * node deregistered from it.
+	 */
+	int			(*home_link)(void *arg, uint32_t tenant_id);
+	void			(*came_home)(void *arg, uint32_t tenant_id,
+				    struct in_addr hoa);
+	void			*home_arg;
 	struct reg_counters	 counters;	/* all tenants together */
 	struct reg_rl_slot	*rl;		/* REG_RL_SLOTS */
 	uint64_t		 batches;
@@ -74,8 +83,16 @@ void	reg_set_tunnel_data(struct reg_service *, void (*fn)(void *, uint8_t *,
  * The reply (if any) is written to out and its length returned; 0 means
  * the request was silently discarded (and counted). The test seam: no I/O.
  */
+void	reg_set_home_link(struct reg_service *,
+	    int (*home_link)(void *, uint32_t),
+	    void (*came_home)(void *, uint32_t, struct in_addr), void *arg);
+
+/*
+ * One request from `src`: the reply (0: none) is written to out; *oif (may
+ * be NULL) is the interface it must leave by, 0 for the routed way.
+ */
 size_t	reg_handle(struct reg_service *, const uint8_t *msg, size_t len,
 	    const struct sockaddr_in *src, const struct timespec *now,
-	    uint8_t *out, size_t cap);
+	    uint8_t *out, size_t cap, int *oif);
 
 #endif /* MIPHA_REGISTRATION_H */

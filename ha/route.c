@@ -669,6 +669,70 @@ route_proxy_del(struct route_ctx *ctx, int ifindex, struct in_addr addr)
 	return 0;
 }
 
+struct neigh_ans {
+	bool		 seen;
+	uint16_t	 state;
+	size_t		 len;
+	uint8_t		 lladdr[32];	/* MAX_ADDR_LEN */
+};
+
+static int
+neigh_get_cb(const struct nlmsghdr *h, void *data)
+{
+	const struct nlattr *tb[NDA_MAX + 1];
+	const struct ndmsg *ndm;
+	struct neigh_ans *ans = data;
+
+	if (h->nlmsg_type != RTM_NEWNEIGH ||
+	    mnl_nlmsg_get_payload_len(h) < sizeof(*ndm))
+		return 0;
+	ndm = mnl_nlmsg_get_payload(h);
+	attrs_parse(h, sizeof(*ndm), tb, NDA_MAX);
+	ans->seen = true;
+	ans->state = ndm->ndm_state;
+	if (tb[NDA_LLADDR] != NULL) {
+		uint16_t n = mnl_attr_get_payload_len(tb[NDA_LLADDR]);
+
+		ans->len = n <= sizeof(ans->lladdr) ? n : 0;
+		if (ans->len > 0)
+			memcpy(ans->lladdr, mnl_attr_get_payload(tb[NDA_LLADDR]),
+			    ans->len);
+	}
+	return 0;
+}
+
+int
+route_neigh_lladdr(struct route_ctx *ctx, int ifindex, struct in_addr addr,
+    uint8_t mac[6])
+{
+	alignas(struct nlmsghdr) char buf[NL_REQSZ], a[INET_ADDRSTRLEN];
+	struct nlmsghdr *nlh;
+	struct ndmsg *ndm;
+	struct neigh_ans ans;
+	struct namebuf nb;
+
+	inet_ntop(AF_INET, &addr, a, sizeof(a));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETNEIGH;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = AF_INET;
+	ndm->ndm_ifindex = ifindex;
+	mnl_attr_put(nlh, NDA_DST, sizeof(addr), &addr);
+	memset(&ans, 0, sizeof(ans));
+	if (nl_exchange(ctx, nlh, neigh_get_cb, &ans) == -1)
+		return route_fail(ctx, errno, "neighbour %s dev %s", a,
+		    ifname_of(ifindex, &nb));
+	/* Resolved, or resolved before and not yet proven wrong. */
+	if (!ans.seen || ans.len != 6 || (ans.state & (NUD_REACHABLE |
+	    NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT)) == 0) {
+		ctx->kmsg[0] = '\0';
+		return route_fail(ctx, ENOENT, "neighbour %s dev %s: not "
+		    "resolved", a, ifname_of(ifindex, &nb));
+	}
+	memcpy(mac, ans.lladdr, 6);
+	return 0;
+}
+
 struct nb_ent {
 	int		 ifindex;
 	struct in_addr	 addr;

@@ -112,6 +112,14 @@ int	route_set_proxy_delay_zero(struct route_ctx *, const char *ifname);
 int	route_proxy_add(struct route_ctx *, int ifindex, struct in_addr addr);
 int	route_proxy_del(struct route_ctx *, int ifindex, struct in_addr addr);
 
+/*
+ * The link-layer address the kernel's ARP cache holds for `addr` on
+ * `ifindex`, if it is resolved (reachable, stale, delay, probe or
+ * permanent); -1 with errno ENOENT when it is not (yet).
+ */
+int	route_neigh_lladdr(struct route_ctx *, int ifindex, struct in_addr addr,
+	    uint8_t mac[6]);
+
 /* --- routes -------------------------------------------------------- */
 
 enum route_kind {

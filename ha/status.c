@@ -17,6 +17,7 @@
 #include "journal.h"
 #include "log.h"
 #include "mipha.h"
+#include "netsetup.h"
 #include "mip_proto.h"
 #include "tunnel.h"
 
@@ -184,6 +185,13 @@ h_show_stats(void *arg, const struct ctl_request *req, struct emit *out,
 	emit_uint(out, "fastpath_handed_to_userspace_reverse", f.rev_slow);
 	emit_uint(out, "reloads", d->reloads);
 	emit_uint(out, "reload_failures", d->reload_failures);
+	if (d->netsetup != NULL) {
+		emit_uint(out, "proxy_arp_errors", d->netsetup->proxy_errors);
+		emit_uint(out, "home_returns_announced",
+		    d->netsetup->home_announced);
+		emit_uint(out, "home_returns_unresolved",
+		    d->netsetup->home_unresolved);
+	}
 	journal_stats(d->journal, &js);
 	emit_uint(out, "journal_bytes", js.file_bytes);
 	emit_uint(out, "journal_records", js.file_records);

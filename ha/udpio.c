@@ -53,6 +53,7 @@ udpio_open(struct udpio *u, struct in_addr addr, uint16_t port, unsigned cap)
 	sin.sin_port = htons(port);
 	if (bind(u->fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		goto fail;
+	u->local = addr;
 	return 0;
 fail:
 	{
@@ -140,6 +141,23 @@ udpio_flush(struct udpio *u)
 		u->tx_hdr[i].msg_hdr.msg_namelen = sizeof(u->tx[i].peer);
 		u->tx_hdr[i].msg_hdr.msg_iov = &u->tx_iov[i];
 		u->tx_hdr[i].msg_hdr.msg_iovlen = 1;
+		if (u->tx[i].ifindex != 0) {
+			struct msghdr *m = &u->tx_hdr[i].msg_hdr;
+			struct in_pktinfo pi;
+			struct cmsghdr *c;
+
+			m->msg_control = u->tx[i].ctl.buf;
+			m->msg_controllen = sizeof(u->tx[i].ctl.buf);
+			c = CMSG_FIRSTHDR(m);
+			c->cmsg_level = IPPROTO_IP;
+			c->cmsg_type = IP_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memset(&pi, 0, sizeof(pi));
+			pi.ipi_ifindex = u->tx[i].ifindex;
+			/* The kernel takes the source from here, not the bind. */
+			pi.ipi_spec_dst = u->local;
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		}
 	}
 	while (sent < u->ntx) {
 		int n = sendmmsg(u->fd, u->tx_hdr + sent, u->ntx - sent, 0);

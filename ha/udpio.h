@@ -18,11 +18,21 @@
 struct udpio_slot {
 	struct sockaddr_in	 peer;
 	size_t			 len;
+	/*
+	 * tx only: 0 = routed as usual; else leave by this interface (as if
+	 * the peer were on its link when no route says otherwise).
+	 */
+	int			 ifindex;
+	union {
+		char		 buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+		struct cmsghdr	 align;
+	}			 ctl;
 	uint8_t			 buf[UDPIO_SLOT_SIZE];
 };
 
 struct udpio {
 	int			 fd;
+	struct in_addr		 local;		/* bound address */
 	unsigned		 cap;		/* slots per ring */
 	unsigned		 nrx;		/* filled by the last udpio_recv */
 	unsigned		 ntx;		/* queued for udpio_flush */
@@ -43,6 +53,7 @@ void	udpio_close(struct udpio *);
 int	udpio_recv(struct udpio *, unsigned max);
 /* A free tx slot, or NULL when the ring is full (flush first). */
 struct udpio_slot *udpio_tx_slot(struct udpio *);
+/* Queue s->buf[0..len) for s->peer; s->ifindex as documented above. */
 void	udpio_tx_commit(struct udpio *, struct udpio_slot *, size_t len);
 /* Send everything queued; returns how many were sent. */
 unsigned udpio_flush(struct udpio *);

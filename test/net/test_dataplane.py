@@ -2170,6 +2170,96 @@ def case_proxy_arp():
         H.check(not late, "nobody answers ARP for %s any more" % HOA4)
 
 
+def garp_for(hoa, sha, eth_src):
+    """A gratuitous ARP Reply for hoa announcing sha, sent by eth_src."""
+    def pred(p):
+        a = parse_arp(p.arp)
+        if a and p.eth_src == eth_src and p.eth_dst == b"\xff" * 6 and \
+                a["op"] == 2 and a["spa"] == hoa and a["tpa"] == hoa and \
+                a["sha"] == sha and a["tha"] == sha:
+            return a
+        return None
+    return pred
+
+
+def case_return_home():
+    with H.case("a node back on its home link deregisters there: the reply "
+                "leaves on the home link, refusal included (RFC 5944 "
+                "§3.8.3.1); then the HA announces the node's own MAC "
+                "(§4.6)"):
+        home = NS["home"]
+        ha_mac = bytes.fromhex(B.ha_home_mac.replace(":", ""))
+        check_reply(register(HOA4, COA1, mip.F_D), "HoA4 registers again")
+        H.check((HOA4, "h-home") in proxies(), "HoA4 is proxied again")
+        # The node is at home: its home address on the home link, and the
+        # HA's address reachable over that link (the HA answers ARP for
+        # any of its addresses).
+        sh("ip", "-n", home, "addr", "add", HOA4 + "/32", "dev", "l0")
+        sh("ip", "-n", home, "route", "add", HA + "/32", "dev", "l0")
+        try:
+            before = B.d.stats()
+            m = marks()
+            mn = mip.MobileNode(HA, HOA4, SPI[HOA4],
+                                "0x" + "5a" * 16, src=HOA4, ns=home)
+            rep = mn.deregister(flags=mip.F_D, timeout=3, retries=1)
+            mn.close()
+            H.check(rep is not None and rep.code == 131,
+                    "a refused deregistration from home (wrong key) is "
+                    "answered on the home link: code 131",
+                    None if rep is None else json.dumps(rep.to_json()))
+            H.check(binding_of(HOA4, COA1) is not None and
+                    (HOA4, "h-home") in proxies(),
+                    "after the refusal the binding and the proxy entry "
+                    "stay (§4.6: no change to ARP processing)")
+            tunnelled = [p for p in B.cap["mn"].since(m["mn"])
+                         if p.dec and p.dec.inner and
+                         p.dec.inner.dst == HOA4]
+            H.check(not tunnelled, "the reply to the node at home is not "
+                    "tunnelled to its care-of address", repr(tunnelled[:2]))
+
+            m = marks()
+            mn = mip.MobileNode(HA, HOA4, SPI[HOA4], KEY, src=HOA4, ns=home)
+            rep = mn.deregister(flags=mip.F_D, timeout=3, retries=1)
+            mn.close()
+            check_reply(rep, "HoA4 deregisters from home (source and care-of "
+                        "address = home address)")
+            got = B.cap["home"].wait(m["home"], lambda p: p.ip is not None and
+                                     p.eth_src == ha_mac and
+                                     p.ip.src == HA and p.ip.dst == HOA4)
+            H.check(got, "the Registration Reply left the HA on the home "
+                    "link, from the HA's MAC")
+            H.check(binding_of(HOA4) is None, "HoA4's binding is gone")
+            H.check((HOA4, "h-home") not in proxies(), "HoA4's proxy entry "
+                    "is gone")
+            got = B.cap["home"].wait(m["home"], garp_for(HOA4, B.home_mac,
+                                                         ha_mac), n=2,
+                                     timeout=4.0)
+            H.check(len(got or []) >= 2, "the HA broadcasts gratuitous ARP "
+                    "for %s with the node's own MAC %s as sender and target "
+                    "hardware address, more than once" % (HOA4, B.home_mac),
+                    repr(got))
+            mine = [parse_arp(p.arp) for p in B.cap["home"].since(m["home"])
+                    if p.arp is not None and p.eth_src == ha_mac]
+            wrong = [a for a in mine if a and a["spa"] == HOA4 and
+                     a["sha"] == B.ha_home_mac]
+            H.check(not wrong, "no announcement of the HA's own MAC for "
+                    "%s after the node came home" % HOA4, repr(wrong))
+            after = B.d.stats()
+            H.check(after.get("home_returns_announced", 0) -
+                    before.get("home_returns_announced", 0) == 1 and
+                    after.get("home_returns_unresolved", 0) ==
+                    before.get("home_returns_unresolved", 0),
+                    "show stats counts one return home announced, none "
+                    "unresolved", repr({k: after.get(k) for k in (
+                        "home_returns_announced",
+                        "home_returns_unresolved")}))
+        finally:
+            sh("ip", "-n", home, "route", "del", HA + "/32", "dev", "l0",
+               check=False)
+            sh("ip", "-n", home, "addr", "del", HOA4 + "/32", "dev", "l0",
+               check=False)
+
+
 def documented_drop_names():
     """The data-plane DROP REASONS of miphactl(8), or None."""
     for path in (os.path.join(SRCDIR, "man", "miphactl.8"),
@@ -2367,6 +2457,7 @@ def main():
     case_drops()
     case_open_policy()
     case_proxy_arp()
+    case_return_home()
     case_egress_mtu()
     case_global_isolation()
     case_drop_names()

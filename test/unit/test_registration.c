@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "binding.h"
+#include "mip_auth.h"
+#include "wire.h"
 #include "conf.h"
 #include "mip_msg.h"
 #include "registration.h"
@@ -164,7 +166,7 @@ handle_hex(const char *hex, const char *src, uint32_t ntp_sec, uint8_t *reply)
 	struct sockaddr_in s = src_of(src, 434);
 	struct timespec now = at_ntp(ntp_sec);
 
-	return reg_handle(&reg, req, n, &s, &now, reply, 512);
+	return reg_handle(&reg, req, n, &s, &now, reply, 512, NULL);
 }
 
 static struct in_addr
@@ -279,7 +281,7 @@ START_TEST(fa_ha_corrupted_gives_132)
 	struct timespec now = at_ntp(0xeb0f2c1a);
 
 	req[n - 1] ^= 1;
-	n = reg_handle(&reg, req, n, &s, &now, reply, sizeof(reply));
+	n = reg_handle(&reg, req, n, &s, &now, reply, sizeof(reply), NULL);
 	ck_assert_uint_gt(n, 0);
 	ck_assert_uint_eq(reply[1], 132);
 	ck_assert_uint_eq(binding_count(bt), 0);
@@ -307,7 +309,7 @@ START_TEST(bad_mn_ha_gives_131)
 	struct mip_rrp p;
 
 	req[n - 3] ^= 0x40;
-	n = reg_handle(&reg, req, n, &s, &now, reply, sizeof(reply));
+	n = reg_handle(&reg, req, n, &s, &now, reply, sizeof(reply), NULL);
 	ck_assert_uint_gt(n, 0);
 	ck_assert_int_eq(rrp_decode(reply, n, &p), MIP_MSG_OK);
 	ck_assert_uint_eq(p.f.code, 131);
@@ -328,13 +330,124 @@ START_TEST(unknown_node_and_internal_source_dropped)
 	struct timespec now = at_ntp(0xeb0f2c1a);
 
 	req[7] = 99;	/* HoA 198.18.10.99: no SA */
-	ck_assert_uint_eq(reg_handle(&reg, req, n, &s, &now, reply, 512), 0);
+	ck_assert_uint_eq(reg_handle(&reg, req, n, &s, &now, reply, 512, NULL), 0);
 	ck_assert_uint_eq(reg.counters.dropped[DROP_NO_SA], 1);
 	/* RFC 5265 §3.7: from the intranet, the inner HA answers. */
 	ck_assert_uint_eq(handle_hex(V_RRQ_COLOCATED, "203.0.113.7", 0xeb0f2c1a,
 	    reply), 0);
 	ck_assert_uint_eq(reg.counters.dropped[DROP_INTERNAL_SOURCE], 1);
 	ck_assert_uint_eq(binding_count(bt), 0);
+}
+END_TEST
+
+/* The home-link hooks: what reg_handle asked of them. */
+static int home_calls, came_home_calls;
+static struct in_addr came_home_hoa;
+
+static int
+fake_home_link(void *arg, uint32_t tenant_id)
+{
+	(void)arg;
+	(void)tenant_id;
+	home_calls++;
+	return 7;
+}
+
+static void
+fake_came_home(void *arg, uint32_t tenant_id, struct in_addr hoa)
+{
+	(void)arg;
+	(void)tenant_id;
+	came_home_calls++;
+	came_home_hoa = hoa;
+}
+
+/* A deregistration of 198.18.10.5, MN-HA-signed with its key. */
+static size_t
+dereg_req(uint8_t *buf, size_t cap, const char *coa, uint64_t id)
+{
+	static const uint8_t key[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
+	    0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
+	struct mip_rrq_fields f;
+	struct mip_auth *sa = mip_auth_new(MIP_AUTH_HMAC_MD5, key, sizeof(key));
+	struct wr w;
+	size_t off;
+
+	ck_assert_ptr_nonnull(sa);
+	memset(&f, 0, sizeof(f));
+	f.flags = MIP_RRQ_F_D;
+	f.lifetime = 0;
+	f.home_addr = A("198.18.10.5");
+	f.ha_addr = A("198.51.100.1");
+	f.coa = A(coa);
+	f.id = id;
+	wr_init(&w, buf, cap);
+	ck_assert(rrq_put(&w, &f));
+	off = mip_ext_put_auth(&w, MIP_EXT_MN_HA_AUTH, 1000, mip_auth_len(sa));
+	ck_assert_uint_gt(off, 0);
+	ck_assert_int_gt(mip_auth_sign(sa, buf, off, buf + off, cap - off), 0);
+	mip_auth_free(sa);
+	ck_assert(!w.overflow);
+	return w.off;
+}
+
+/*
+ * RFC 5944 §3.8.3.1: source and care-of address = home address is a node
+ * back on its home link: its reply leaves by the home link (accepted or
+ * not), and only an accepted one tells the home link (§4.6).
+ */
+START_TEST(dereg_from_home_replies_on_home_link)
+{
+	uint8_t req[512], reply[512];
+	struct sockaddr_in home = src_of("198.18.10.5", 434);
+	struct sockaddr_in away = src_of("198.18.1.2", 434);
+	struct timespec now = at_ntp(0xeb0f2c1b);
+	uint64_t id = (uint64_t)0xeb0f2c1bu << 32;
+	size_t n;
+	int oif = -1;
+
+	reg_set_home_link(&reg, fake_home_link, fake_came_home, NULL);
+	ck_assert_uint_gt(handle_hex(V_RRQ_COLOCATED, "198.18.1.2", 0xeb0f2c1a,
+	    reply), 0);
+	ck_assert_uint_eq(binding_count(bt), 1);
+
+	/* Refused (bad authenticator): on the home link, binding kept. */
+	n = dereg_req(req, sizeof(req), "198.18.10.5", id + 1);
+	req[n - 1] ^= 1;
+	n = reg_handle(&reg, req, n, &home, &now, reply, sizeof(reply), &oif);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_eq(reply[1], 131);
+	ck_assert_int_eq(oif, 7);
+	ck_assert_int_eq(came_home_calls, 0);
+	ck_assert_uint_eq(binding_count(bt), 1);
+
+	/* The same from the care-of address is routed as usual. */
+	n = dereg_req(req, sizeof(req), "198.18.10.5", id + 2);
+	req[n - 1] ^= 1;
+	oif = -1;
+	n = reg_handle(&reg, req, n, &away, &now, reply, sizeof(reply), &oif);
+	ck_assert_uint_eq(reply[1], 131);
+	ck_assert_int_eq(oif, 0);
+
+	/* Accepted: on the home link, binding gone, the home link told. */
+	n = dereg_req(req, sizeof(req), "198.18.10.5", id + 3);
+	oif = -1;
+	n = reg_handle(&reg, req, n, &home, &now, reply, sizeof(reply), &oif);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_eq(reply[1], 0);
+	ck_assert_int_eq(oif, 7);
+	ck_assert_uint_eq(binding_count(bt), 0);
+	ck_assert_int_eq(came_home_calls, 1);
+	ck_assert_uint_eq(came_home_hoa.s_addr, A("198.18.10.5").s_addr);
+
+	/* From home, but the care-of address is not the home address. */
+	came_home_calls = 0;
+	n = dereg_req(req, sizeof(req), "198.18.1.2", id + 4);
+	oif = -1;
+	n = reg_handle(&reg, req, n, &home, &now, reply, sizeof(reply), &oif);
+	ck_assert_uint_eq(reply[1], 0);
+	ck_assert_int_eq(oif, 0);
+	ck_assert_int_eq(came_home_calls, 0);
 }
 END_TEST
 
@@ -348,7 +461,7 @@ START_TEST(unknown_nonskippable_extension_dropped)
 	/* Append type 5 (not understood, 0-127) after the MN-HA extension. */
 	req[n++] = 5;
 	req[n++] = 0;
-	ck_assert_uint_eq(reg_handle(&reg, req, n, &s, &now, reply, 512), 0);
+	ck_assert_uint_eq(reg_handle(&reg, req, n, &s, &now, reply, 512, NULL), 0);
 	ck_assert_uint_eq(reg.counters.dropped[DROP_UNKNOWN_EXT], 1);
 }
 END_TEST
@@ -372,6 +485,7 @@ main(void)
 	tcase_add_test(tc, bad_mn_ha_gives_131);
 	tcase_add_test(tc, unknown_node_and_internal_source_dropped);
 	tcase_add_test(tc, unknown_nonskippable_extension_dropped);
+	tcase_add_test(tc, dereg_from_home_replies_on_home_link);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
