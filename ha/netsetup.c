@@ -436,9 +436,24 @@ ns_install(struct netsetup *ns, const struct tenant *t, struct ns_tenant *nt,
 			log_warn("tenant %s: home_interface %s: %s; no proxy ARP",
 			    t->name, nt->home_if, route_error(&ns->rt));
 			nt->home_ifindex = 0;
-		} else if (route_set_proxy_delay_zero(&ns->rt, nt->home_if) == -1)
-			log_warn("%s: proxy_delay: %s", nt->home_if,
-			    route_error(&ns->rt));
+		} else {
+			if (route_set_proxy_delay_zero(&ns->rt, nt->home_if) == -1)
+				log_warn("%s: proxy_delay: %s", nt->home_if,
+				    route_error(&ns->rt));
+			/*
+			 * The home network routes into the tenant's device, so
+			 * a strict filter drops what a node sends from its home
+			 * link, its deregistration included (§3.8.3.1). Said,
+			 * not changed: it is the operator's anti-spoofing.
+			 */
+			if (route_rp_filter(&ns->rt, nt->home_if) == 1)
+				log_warn("tenant %s: home_interface %s has strict "
+				    "rp_filter (1): nodes deregistering from the "
+				    "home link are dropped by the kernel; set "
+				    "net.ipv4.conf.%s.rp_filter=2 (loose) and "
+				    "conf.all.rp_filter to 0 or 2", t->name,
+				    nt->home_if, nt->home_if);
+		}
 	}
 	nt->used = true;
 	return 0;

@@ -582,6 +582,44 @@ sysctl_write(struct route_ctx *ctx, const char *path, const char *value)
 	return 0;
 }
 
+static int
+sysctl_read_int(struct route_ctx *ctx, const char *path, int *v)
+{
+	char buf[32];
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return route_fail(ctx, errno, "sysctl %s", path);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return route_fail(ctx, n < 0 ? errno : EIO, "sysctl %s", path);
+	buf[n] = '\0';
+	if (sscanf(buf, "%d", v) != 1)
+		return route_fail(ctx, EPROTO, "sysctl %s: \"%s\"", path, buf);
+	return 0;
+}
+
+int
+route_rp_filter(struct route_ctx *ctx, const char *ifname)
+{
+	char path[128];
+	int all, dev;
+
+	if (!ifname_ok(ifname))
+		return route_fail(ctx, EINVAL, "rp_filter: interface \"%s\"",
+		    ifname != NULL ? ifname : "");
+	ctx->kmsg[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter",
+	    ifname);
+	if (sysctl_read_int(ctx, "/proc/sys/net/ipv4/conf/all/rp_filter",
+	    &all) == -1 || sysctl_read_int(ctx, path, &dev) == -1)
+		return -1;
+	/* The kernel applies the larger of the two. */
+	return all > dev ? all : dev;
+}
+
 int
 route_disable_redirects(struct route_ctx *ctx, const char *ifname)
 {

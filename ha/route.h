@@ -97,6 +97,11 @@ int	route_link_set_name(struct route_ctx *, const char *ifname,
  */
 int	route_disable_redirects(struct route_ctx *, const char *ifname);
 /*
+ * The reverse-path filter the kernel applies on `ifname`: the larger of
+ * net.ipv4.conf.{all,IF}.rp_filter (0 off, 1 strict, 2 loose), or -1.
+ */
+int	route_rp_filter(struct route_ctx *, const char *ifname);
+/*
  * net.ipv4.neigh.IF.proxy_delay = 0: answer proxied ARP requests at once
  * instead of after a random delay of up to 0.8 s.
  */

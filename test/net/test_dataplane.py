@@ -1036,6 +1036,11 @@ def build_topology():
     # leave it alone at start, shutdown and restart.
     sh("ip", "-n", ha, "route", "add", INTRA_NET, "dev", "h-in", "table",
        "102")
+    # Strict reverse-path filtering on the home link until mipha has
+    # started: it must warn (a node deregistering from home would be
+    # dropped); case_routing_state_start checks and lifts it.
+    sh("sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", ns=ha)
+    sh("sysctl", "-qw", "net.ipv4.conf.h-home.rp_filter=1", ns=ha)
     B.ha_home_mac = ipj(ha, "link", "show", "h-home")[0]["address"]
     B.home_mac = ipj(NS["home"], "link", "show", "l0")[0]["address"]
 
@@ -1277,6 +1282,10 @@ def case_routing_state_start():
                         name, TUN_MTUS[name]), json.dumps(l))
         H.check(operator_route_present(), "the operator's route in table "
                 "102 (not mipha's) is untouched")
+        H.check("h-home has strict rp_filter" in B.d.log_text(),
+                "mipha warns that the home link's strict rp_filter drops "
+                "nodes deregistering from home")
+        sh("sysctl", "-qw", "net.ipv4.conf.h-home.rp_filter=0", ns=NS["ha"])
 
 
 def send_uncovered_tunnel_packets(src=ROGUE, inner_src="198.18.10.99"):
