@@ -43,6 +43,18 @@ NS_IN = os.environ.get("NS_IN")
 NS_R = os.environ.get("NS_R")
 MIPHA = os.environ.get("MIPHA", "ha/mipha")
 MIPHACTL = os.environ.get("MIPHACTL", "ha/miphactl")
+# Where test data built by make lives (e.g. test/net/*.bpf.o).
+BUILDDIR = os.environ.get("MIPT_BUILDDIR") or os.path.dirname(
+    os.path.dirname(os.path.abspath(MIPHA)))
+
+
+def read_text(path):
+    """A log file's text, "" when it is not there (yet)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 HA = "198.51.100.1"
 MN_SRC = "198.19.0.2"            # + .3-.40 in the MN namespace
@@ -229,11 +241,7 @@ class Daemon:
         return json.loads(out)
 
     def log_text(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_text(self.log)
 
 
 REMAINING = re.compile(r'"remaining"\s*:\s*\d+\s*,?\s*')

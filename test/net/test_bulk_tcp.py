@@ -38,10 +38,8 @@ PEER = "203.0.113.2"
 PORT = 5301
 MIB = 1 << 20
 
-BUILDDIR = os.environ.get("MIPT_BUILDDIR") or os.path.dirname(
-    os.path.dirname(os.path.abspath(nt.MIPHA)))
 MN_OBJ = os.environ.get("MIPT_MN_TUNNEL") or os.path.join(
-    BUILDDIR, "test", "net", "mn_tunnel_net.bpf.o")
+    nt.BUILDDIR, "test", "net", "mn_tunnel_net.bpf.o")
 
 # Sender and receiver: a deterministic stream (SHA-256 counter blocks),
 # the receiver prints how much it got and its digest.

@@ -49,9 +49,7 @@ SWANCTL = shutil.which("swanctl") or "/usr/sbin/swanctl"
 PLUGIN = "/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so"
 PSK = "mipha-test-psk-not-a-secret"
 
-BUILDDIR = os.environ.get("MIPT_BUILDDIR") or os.path.dirname(
-    os.path.dirname(os.path.abspath(nt.MIPHA)))
-MN_OBJ = {c: os.path.join(BUILDDIR, "test", "net", name) for c, name in (
+MN_OBJ = {c: os.path.join(nt.BUILDDIR, "test", "net", name) for c, name in (
     (COA1, "mn_tunnel_net.bpf.o"), (COA2, "mn_tunnel_net_coa3.bpf.o"))}
 
 STRONGSWAN_CONF = """\
@@ -176,11 +174,7 @@ class Charon:
         return ike, child
 
     def log_text(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return nt.read_text(self.log)
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
