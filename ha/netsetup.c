@@ -93,66 +93,175 @@ garp_send(struct netsetup *ns, int ifindex, const char *ifname,
 		    ifname, strerror(errno));
 }
 
-/* §4.6: SHOULD be retransmitted a small number of times. */
+/*
+ * §4.6: each announcement SHOULD be retransmitted a small number of
+ * times: GARP_REPEAT sends, GARP_INTERVAL apart. A start or reload with
+ * many bound nodes must not flood the home link with broadcasts, so all
+ * sends are paced by a token bucket (GARP_RATE a second, GARP_BURST at
+ * once); what has to wait goes into two FIFOs, first sends before
+ * repeats, each ordered by the time it is due.
+ */
 #define GARP_REPEAT	3
 #define GARP_INTERVAL	1.0
+#define GARP_RATE	1000.0
+#define GARP_BURST	200.0
+#define GARP_TICK	0.01
+
+static bool
+garp_push(struct garp_fifo *q, const struct ns_garp *g)
+{
+	if (q->head > 0 && q->n == q->cap) {
+		/* Reuse the consumed front before growing. */
+		memmove(q->v, q->v + q->head, (q->n - q->head) * sizeof(*q->v));
+		q->n -= q->head;
+		q->head = 0;
+	}
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 64;
+		struct ns_garp *v = realloc(q->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return false;
+		q->v = v;
+		q->cap = cap;
+	}
+	q->v[q->n++] = *g;
+	return true;
+}
+
+static void
+garp_fifo_free(struct garp_fifo *q)
+{
+	free(q->v);
+	memset(q, 0, sizeof(*q));
+}
+
+/*
+ * Still worth sending? The HA's own address only while the node has a
+ * binding (it may have deregistered since), the node's own only while it
+ * has none; and only on the tenant's current home link.
+ */
+static const struct ns_tenant *
+garp_still_valid(struct netsetup *ns, const struct ns_garp *g)
+{
+	const struct ns_tenant *nt = ns_find(ns, g->tenant_id);
+	bool bound;
+
+	if (nt == NULL || nt->home_ifindex != g->ifindex)
+		return NULL;
+	bound = binding_lookup(ns->bindings, g->tenant_id, g->hoa) != NULL;
+	return bound == !g->node_mac ? nt : NULL;
+}
+
+/* Send g once if it is still valid; queue its repeat. */
+static void
+garp_emit(struct netsetup *ns, struct ns_garp *g)
+{
+	const struct ns_tenant *nt = garp_still_valid(ns, g);
+
+	if (nt == NULL)
+		return;
+	garp_send(ns, g->ifindex, nt->home_if, g->hoa,
+	    g->node_mac ? g->sha : NULL);
+	ns->garp_sent++;
+	ns->garp_tokens -= 1.0;
+	if (--g->left > 0) {
+		g->due = ev_now(ns->loop) + GARP_INTERVAL;
+		if (!garp_push(&ns->garp_repeat, g))
+			log_rl(LOG_CLASS_DATA, LOG_WARNING, "out of memory: "
+			    "gratuitous ARP not repeated");
+	}
+}
+
+static void
+garp_refill(struct netsetup *ns)
+{
+	/* The clock, not ev_now(): a start may run long before the loop. */
+	ev_tstamp now = ev_time();
+
+	ns->garp_tokens += (now - ns->garp_refilled) * GARP_RATE;
+	if (ns->garp_tokens > GARP_BURST)
+		ns->garp_tokens = GARP_BURST;
+	ns->garp_refilled = now;
+}
+
+static bool
+garp_pending(const struct netsetup *ns)
+{
+	return ns->garp_first.head < ns->garp_first.n ||
+	    ns->garp_repeat.head < ns->garp_repeat.n;
+}
 
 static void
 garp_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct netsetup *ns = w->data;
-	unsigned kept = 0;
+	struct garp_fifo *first = &ns->garp_first, *rep = &ns->garp_repeat;
+	ev_tstamp now = ev_now(loop);
 
-	(void)loop;
 	(void)revents;
-	for (unsigned i = 0; i < ns->ngarp; i++) {
-		struct ns_garp *g = &ns->garp[i];
-		struct ns_tenant *nt = ns_find(ns, g->tenant_id);
+	garp_refill(ns);
+	while (ns->garp_tokens >= 1.0 && first->head < first->n) {
+		struct ns_garp g = first->v[first->head++];
 
-		if (nt == NULL || nt->home_ifindex != g->ifindex)
-			continue;
-		garp_send(ns, g->ifindex, nt->home_if, g->hoa,
-		    g->node_mac ? g->sha : NULL);
-		if (--g->left > 0)
-			ns->garp[kept++] = *g;
+		garp_emit(ns, &g);
 	}
-	ns->ngarp = kept;
-	if (kept == 0)
-		ev_timer_stop(ns->loop, &ns->garp_timer);
+	while (ns->garp_tokens >= 1.0 && rep->head < rep->n &&
+	    rep->v[rep->head].due <= now) {
+		struct ns_garp g = rep->v[rep->head++];
+
+		garp_emit(ns, &g);
+	}
+	if (first->head == first->n)
+		first->head = first->n = 0;
+	if (rep->head == rep->n)
+		rep->head = rep->n = 0;
+	if (!garp_pending(ns)) {
+		ev_timer_stop(loop, w);
+		return;
+	}
+	/* Only repeats not yet due: sleep until the first of them. */
+	w->repeat = GARP_TICK;
+	if (first->head == first->n && ns->garp_tokens >= 1.0 &&
+	    rep->v[rep->head].due - now > GARP_TICK)
+		w->repeat = rep->v[rep->head].due - now;
+	ev_timer_again(loop, w);
 }
 
-/* Announce hoa now and GARP_REPEAT - 1 times more; sha as for garp_send. */
+/*
+ * Announce hoa (GARP_REPEAT times; sha as for garp_send): at once while
+ * the bucket allows and nothing waits before it, else in turn.
+ */
 static void
 gratuitous_arp(struct netsetup *ns, const struct ns_tenant *nt,
     struct in_addr hoa, const uint8_t *sha)
 {
-	struct ns_garp *g;
+	struct ns_garp g;
 
-	garp_send(ns, nt->home_ifindex, nt->home_if, hoa, sha);
-	if (ns->loop == NULL)
-		return;
-	/* A newer announcement for the address replaces an older one. */
-	for (unsigned i = 0; i < ns->ngarp; i++)
-		if (ns->garp[i].tenant_id == nt->id &&
-		    ns->garp[i].hoa.s_addr == hoa.s_addr) {
-			ns->garp[i] = ns->garp[--ns->ngarp];
-			break;
-		}
-	if (ns->ngarp == NETSETUP_GARP_MAX)
-		return;
-	g = &ns->garp[ns->ngarp++];
-	memset(g, 0, sizeof(*g));
-	g->tenant_id = nt->id;
-	g->ifindex = nt->home_ifindex;
-	g->hoa = hoa;
-	g->left = GARP_REPEAT - 1;
+	memset(&g, 0, sizeof(g));
+	g.tenant_id = nt->id;
+	g.ifindex = nt->home_ifindex;
+	g.hoa = hoa;
+	g.left = GARP_REPEAT;
 	if (sha != NULL) {
-		g->node_mac = true;
-		memcpy(g->sha, sha, sizeof(g->sha));
+		g.node_mac = true;
+		memcpy(g.sha, sha, sizeof(g.sha));
 	}
-	if (!ev_is_active(&ns->garp_timer)) {
-		ev_timer_set(&ns->garp_timer, GARP_INTERVAL, GARP_INTERVAL);
-		ev_timer_start(ns->loop, &ns->garp_timer);
+	if (ns->loop == NULL) {
+		garp_send(ns, g.ifindex, nt->home_if, hoa, sha);
+		return;
+	}
+	garp_refill(ns);
+	if (ns->garp_tokens >= 1.0 && ns->garp_first.head == ns->garp_first.n)
+		garp_emit(ns, &g);
+	else if (!garp_push(&ns->garp_first, &g))
+		log_rl(LOG_CLASS_DATA, LOG_WARNING, "out of memory: gratuitous "
+		    "ARP not sent");
+	/* Something waits now: wake at the next tick, not at a repeat's. */
+	if (garp_pending(ns) && (!ev_is_active(&ns->garp_timer) ||
+	    ns->garp_timer.repeat > GARP_TICK)) {
+		ns->garp_timer.repeat = GARP_TICK;
+		ev_timer_again(ns->loop, &ns->garp_timer);
 	}
 }
 
@@ -328,6 +437,9 @@ netsetup_init(struct netsetup *ns, struct ev_loop *loop, struct tunnel *tn,
 		log_warn("no packet socket for gratuitous ARP: %s", strerror(errno));
 	ev_init(&ns->garp_timer, garp_timer_cb);
 	ns->garp_timer.data = ns;
+	ns->garp_timer.repeat = GARP_TICK;
+	ns->garp_tokens = GARP_BURST;
+	ns->garp_refilled = ev_time();
 	ev_init(&ns->home_timer, home_timer_cb);
 	ns->home_timer.data = ns;
 	if (binding_subscribe(bt, netsetup_binding_event, ns) == -1) {
@@ -596,6 +708,8 @@ netsetup_shutdown(struct netsetup *ns)
 		ev_timer_stop(ns->loop, &ns->garp_timer);
 		ev_timer_stop(ns->loop, &ns->home_timer);
 	}
+	garp_fifo_free(&ns->garp_first);
+	garp_fifo_free(&ns->garp_repeat);
 	if (ns->arp_fd != -1)
 		close(ns->arp_fd);
 	ns->arp_fd = -1;

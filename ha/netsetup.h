@@ -36,16 +36,22 @@ struct fastpath;
 
 struct ns_tenant;
 
-/* A gratuitous ARP still to be repeated. */
+/* A gratuitous ARP still to be sent (again). */
 struct ns_garp {
 	uint32_t		 tenant_id;
 	int			 ifindex;
 	struct in_addr		 hoa;
-	unsigned		 left;
+	unsigned		 left;		/* sends still to come */
+	ev_tstamp		 due;
 	bool			 node_mac;	/* sha: the node's, not ours */
 	uint8_t			 sha[6];
 };
-#define NETSETUP_GARP_MAX	1024
+
+/* A FIFO of them: v[head..n) waits. */
+struct garp_fifo {
+	struct ns_garp		*v;
+	size_t			 head, n, cap;
+};
 
 /* A node back on its home link whose link-layer address is not known yet. */
 struct ns_home {
@@ -59,8 +65,11 @@ struct ns_home {
 struct netsetup {
 	struct ev_loop		*loop;
 	ev_timer		 garp_timer;
-	struct ns_garp		 garp[NETSETUP_GARP_MAX];
-	unsigned		 ngarp;
+	struct garp_fifo	 garp_first;	/* first sends */
+	struct garp_fifo	 garp_repeat;	/* repeats, by due time */
+	double			 garp_tokens;
+	ev_tstamp		 garp_refilled;
+	uint64_t		 garp_sent;
 	ev_timer		 home_timer;
 	struct ns_home		 home[NETSETUP_HOME_MAX];
 	unsigned		 nhome;

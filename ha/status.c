@@ -187,6 +187,7 @@ h_show_stats(void *arg, const struct ctl_request *req, struct emit *out,
 	emit_uint(out, "reload_failures", d->reload_failures);
 	if (d->netsetup != NULL) {
 		emit_uint(out, "proxy_arp_errors", d->netsetup->proxy_errors);
+		emit_uint(out, "gratuitous_arp_sent", d->netsetup->garp_sent);
 		emit_uint(out, "home_returns_announced",
 		    d->netsetup->home_announced);
 		emit_uint(out, "home_returns_unresolved",
