@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +68,23 @@ static struct persist	 persist_state;
 static struct netsetup	 netsetup_state;
 
 static bool		 netsetup_done;
+/* Without -d: the pipe on which the starting command waits for our verdict. */
+static int		 ready_fd = -1;
+
+/* Tell the command that started us how the start-up ended. */
+static void
+startup_verdict(int status)
+{
+	uint8_t c = (uint8_t)status;
+
+	if (ready_fd == -1)
+		return;
+	if (write(ready_fd, &c, 1) != 1)
+		log_warn("cannot report start-up to the parent: %s",
+		    strerror(errno));
+	close(ready_fd);
+	ready_fd = -1;
+}
 
 /* A start-up failure after tenants' devices and routes exist: undo them. */
 static int
@@ -76,6 +94,7 @@ startup_failed(void)
 		netsetup_shutdown(&netsetup_state);
 	fastpath_free(daemon_state.fastpath);
 	daemon_state.fastpath = NULL;
+	startup_verdict(EXIT_RUNTIME);
 	return EXIT_RUNTIME;
 }
 
@@ -433,16 +452,34 @@ write_pidfile(const char *path)
 	return close(fd);
 }
 
+/*
+ * Detach. The command that started us stays until the daemon has written
+ * its pid file and changed its user, and exits with the daemon's verdict
+ * (startup_verdict()): 0, or 3 when that failed or the daemon died first.
+ */
 static int
 daemonize(void)
 {
 	pid_t pid;
-	int fd;
+	int fd, p[2];
 
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
 	if ((pid = fork()) == -1)
 		return -1;
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		uint8_t c;
+		ssize_t n;
+
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n == -1 && errno == EINTR);
+		(void)waitpid(pid, NULL, 0);	/* the intermediate child */
+		_exit(n == 1 ? c : EXIT_RUNTIME);
+	}
+	close(p[0]);
+	ready_fd = p[1];
 	if (setsid() == -1)
 		return -1;
 	if ((pid = fork()) == -1)
@@ -698,6 +735,7 @@ main(int argc, char *argv[])
 		    "CAP_NET_BIND_SERVICE only", d->conf->ha.user);
 	} else
 		log_notice("no user configured: running as root");
+	startup_verdict(0);
 
 	ev_signal_init(&sighup, sighup_cb, SIGHUP);
 	sighup.data = d;
