@@ -50,6 +50,8 @@ show_binding(void *arg, const struct binding *b)
 	emit_bool(c->out, "reverse_tunnel", (b->flags & BF_REVERSE) != 0);
 	emit_bool(c->out, "via_fa", (b->flags & BF_VIA_FA) != 0);
 	emit_bool(c->out, "simultaneous", (b->flags & BF_SIMULTANEOUS) != 0);
+	/* RFC 2003 §5.1 soft state: 0 until a router told us less. */
+	emit_uint(c->out, "path_mtu", b->path_mtu);
 	emit_object_end(c->out);
 	return 0;
 }
