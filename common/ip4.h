@@ -33,6 +33,7 @@
 enum ip4_proto {
 	IP4_PROTO_ICMP		= 1,	/* RFC 792 */
 	IP4_PROTO_IPIP		= 4,	/* IP in IP, RFC 2003 §3.1 */
+	IP4_PROTO_TCP		= 6,	/* RFC 9293 */
 	IP4_PROTO_UDP		= 17,	/* RFC 768 */
 	IP4_PROTO_GRE		= 47,	/* RFC 2784 §4 */
 	IP4_PROTO_ESP		= 50,	/* RFC 4303 */

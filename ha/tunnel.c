@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,48 @@ drop(struct tunnel *tn, struct tn_tun *tt, enum dp_drop why)
 	tn->c.dropped[why]++;
 	if (tt != NULL)
 		tt->c.dropped[why]++;
+}
+
+/* "SRC -> DST proto P[ port SP -> DP]" of an IPv4 datagram. */
+static void
+pkt_desc(char *buf, size_t cap, const struct ip4_hdr *h, const uint8_t *pkt,
+    size_t len)
+{
+	char src[INET_ADDRSTRLEN], dst[INET_ADDRSTRLEN];
+	int n;
+
+	inet_ntop(AF_INET, &h->src, src, sizeof(src));
+	inet_ntop(AF_INET, &h->dst, dst, sizeof(dst));
+	n = snprintf(buf, cap, "%s -> %s proto %u", src, dst, h->proto);
+	if ((h->proto == IP4_PROTO_UDP || h->proto == IP4_PROTO_TCP) &&
+	    (h->frag & IP4_OFFMASK) == 0 && len >= (size_t)h->hlen + 4 &&
+	    n > 0 && (size_t)n < cap)
+		snprintf(buf + n, cap - (size_t)n, " port %u -> %u",
+		    get_be16(pkt + h->hlen), get_be16(pkt + h->hlen + 2));
+}
+
+/*
+ * Count a drop and, with -v, say what was dropped from or to whom:
+ * rate-limited, as remote input decides how often it happens.
+ */
+static void __attribute__((format(printf, 4, 5)))
+drop_said(struct tunnel *tn, struct tn_tun *tt, enum dp_drop why,
+    const char *fmt, ...)
+{
+	char what[200];
+	va_list ap;
+
+	drop(tn, tt, why);
+	if (!log_enabled(LOG_DEBUG) || !log_rl_take(LOG_CLASS_DATA, LOG_DEBUG))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_debug("%s%s%sdropped (%s): %s",
+	    tt != NULL && tt->tenant != NULL ? "tenant " : "",
+	    tt != NULL && tt->tenant != NULL ? tt->tenant->name : "",
+	    tt != NULL && tt->tenant != NULL ? ": " : "",
+	    dp_drop_names[why], what);
 }
 
 /* ---- policy (RFC 5265 with an external HA; interface spec "vpn-only") ---- */
@@ -622,18 +665,32 @@ forward_slot(struct tunnel *tn, uint32_t tenant_id, struct tn_slot *slot,
 	if (len > 0 && (pkt[0] >> 4) == 6)
 		return;		/* IPv6 on the device (disabled at set-up) */
 	if (ip4_parse(pkt, len, &h) != IP4_OK || h.tot_len != len) {
-		drop(tn, tt, DPD_DECAP_MALFORMED);
+		drop_said(tn, tt, DPD_DECAP_MALFORMED, "%zu octets from the "
+		    "device that are no IPv4 datagram", len);
 		return;
 	}
 	/* Policy first: nobody may probe which home addresses are bound. */
 	if (!policy_allows(t, pkt, len, &h, false)) {
-		drop(tn, tt, DPD_POLICY);
+		if (log_enabled(LOG_DEBUG)) {
+			char d[120];
+
+			pkt_desc(d, sizeof(d), &h, pkt, len);
+			drop_said(tn, tt, DPD_POLICY, "towards a home address: "
+			    "%s", d);
+		} else
+			drop(tn, tt, DPD_POLICY);
 		return;
 	}
 	if ((b = binding_lookup(tn->bindings, tenant_id, h.dst)) == NULL) {
 		/* Nobody to tunnel to: host unreachable, rate-limited. */
 		icmp_send(tn, ICMP4_UNREACH, ICMP4_UNREACH_HOST, 0, pkt, len);
-		drop(tn, tt, DPD_NO_BINDING);
+		if (log_enabled(LOG_DEBUG)) {
+			char d[120];
+
+			pkt_desc(d, sizeof(d), &h, pkt, len);
+			drop_said(tn, tt, DPD_NO_BINDING, "%s", d);
+		} else
+			drop(tn, tt, DPD_NO_BINDING);
 		return;
 	}
 	/*
@@ -711,15 +768,23 @@ reverse_deliver(struct tunnel *tn, uint8_t *pkt, const struct decap_result *r,
 	struct tn_tun *tt;
 	uint8_t *inner;
 
+	char from[INET_ADDRSTRLEN] = "", hoa[INET_ADDRSTRLEN] = "";
+
+	if (log_enabled(LOG_DEBUG)) {
+		inet_ntop(AF_INET, &peer, from, sizeof(from));
+		inet_ntop(AF_INET, &r->inner.src, hoa, sizeof(hoa));
+	}
 	if (tn->tenants == NULL ||
 	    (t = tenant_by_home_addr(tn->tenants, r->inner.src)) == NULL) {
-		drop(tn, NULL, DPD_SPOOFED_SOURCE);
+		drop_said(tn, NULL, DPD_SPOOFED_SOURCE, "tunnelled from %s, "
+		    "inner source %s in no tenant's home network", from, hoa);
 		return;
 	}
 	tt = tun_of(tn, t->id);
 	/* Only from a care-of address of the inner source's binding. */
 	if ((b = binding_lookup(tn->bindings, t->id, r->inner.src)) == NULL) {
-		drop(tn, tt, DPD_SPOOFED_SOURCE);
+		drop_said(tn, tt, DPD_SPOOFED_SOURCE, "tunnelled from %s, "
+		    "inner source %s has no binding", from, hoa);
 		return;
 	}
 	for (; b != NULL; b = b->next) {
@@ -729,21 +794,31 @@ reverse_deliver(struct tunnel *tn, uint8_t *pkt, const struct decap_result *r,
 			break;
 	}
 	if (b == NULL) {
-		drop(tn, tt, DPD_WRONG_COA);
+		drop_said(tn, tt, DPD_WRONG_COA, "HoA %s tunnelled from %s%s, "
+		    "not a care-of address of its binding", hoa, from,
+		    udp ? " (UDP)" : "");
 		return;
 	}
 	if (!udp && wire_encap(b->encap) != r->encap &&
 	    !(b->encap == BIND_ENCAP_MINIMAL && r->encap == ENCAP_IPIP)) {
-		drop(tn, tt, DPD_WRONG_ENCAP);
+		drop_said(tn, tt, DPD_WRONG_ENCAP, "HoA %s from CoA %s: "
+		    "registered %s", hoa, from, binding_encap_name(b->encap));
 		return;
 	}
 	if (!(b->flags & BF_REVERSE) || t->reverse_tunnel == RT_DENIED) {
-		drop(tn, tt, DPD_REVERSE_NOT_ALLOWED);
+		drop_said(tn, tt, DPD_REVERSE_NOT_ALLOWED, "HoA %s from CoA %s",
+		    hoa, from);
 		return;
 	}
 	inner = pkt + r->inner_off;
 	if (!policy_allows(t, inner, r->inner_len, &r->inner, true)) {
-		drop(tn, tt, DPD_POLICY);
+		if (log_enabled(LOG_DEBUG)) {
+			char d[120];
+
+			pkt_desc(d, sizeof(d), &r->inner, inner, r->inner_len);
+			drop_said(tn, tt, DPD_POLICY, "from CoA %s: %s", from, d);
+		} else
+			drop(tn, tt, DPD_POLICY);
 		return;
 	}
 	if (tt == NULL) {
@@ -766,8 +841,14 @@ tunnel_reverse(struct tunnel *tn, uint8_t *pkt, size_t len)
 
 	err = decap_ip(pkt, len, ENCAP_ANY, &r);
 	if (err != DECAP_OK) {
-		drop(tn, NULL, err == DECAP_ERR_TTL ? DPD_TTL_EXCEEDED :
-		    DPD_DECAP_MALFORMED);
+		char from[INET_ADDRSTRLEN] = "?";
+
+		if (len >= IP4_HDR_LEN)
+			inet_ntop(AF_INET, pkt + 12, from, sizeof(from));
+		drop_said(tn, NULL, err == DECAP_ERR_TTL ? DPD_TTL_EXCEEDED :
+		    DPD_DECAP_MALFORMED, "tunnel packet (protocol %u) from "
+		    "%s: %s", len >= IP4_HDR_LEN ? pkt[9] : 0, from,
+		    decap_err_str(err));
 		return;
 	}
 	/* Raw sockets see tunnel packets for every local address. */

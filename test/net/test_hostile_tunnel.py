@@ -179,6 +179,11 @@ def run_mode(t, fastpath):
                         name, proto, dd or "(nothing)"),
                     "reached the gateway: %d" % len(got))
 
+        log = d.log_text()
+        t.check("dropped (decap-malformed): tunnel packet (protocol 47) "
+                "from %s: " % COA in log,
+                "with -v the log says what was dropped, from whom and why")
+
         t.section("random tunnel packets (%s)" % label)
         rng = random.Random(SEED)
         before = drops(d)
