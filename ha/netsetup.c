@@ -166,7 +166,7 @@ garp_emit(struct netsetup *ns, struct ns_garp *g)
 	ns->garp_sent++;
 	ns->garp_tokens -= 1.0;
 	if (--g->left > 0) {
-		g->due = ev_now(ns->loop) + GARP_INTERVAL;
+		g->due = ev_time() + GARP_INTERVAL;
 		if (!garp_push(&ns->garp_repeat, g))
 			log_rl(LOG_CLASS_DATA, LOG_WARNING, "out of memory: "
 			    "gratuitous ARP not repeated");
@@ -197,7 +197,7 @@ garp_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct netsetup *ns = w->data;
 	struct garp_fifo *first = &ns->garp_first, *rep = &ns->garp_repeat;
-	ev_tstamp now = ev_now(loop);
+	ev_tstamp now = ev_time();	/* as the due times (garp_emit) */
 
 	(void)revents;
 	garp_refill(ns);

@@ -165,9 +165,10 @@ def body(t):
     finally:
         lis.close()
     got = [g for g in lis.got if g[0] >= t0]
-    per = {}
-    for _, hoa, sha in got:
+    per, when = {}, {}
+    for ts, hoa, sha in got:
         per.setdefault(hoa, []).append(sha)
+        when.setdefault(hoa, []).append(ts)
     t.check(len(px := proxies()) == N, "the proxy entries are back (%d)" %
             len(px))
     short = [h for h in HOAS if len(per.get(h, [])) != 3]
@@ -177,6 +178,10 @@ def body(t):
                                        for h in short[:5]])
     t.check(all(s == ha_mac for v in per.values() for s in v),
             "with the HA's MAC as sender hardware address")
+    gaps = [b - a for v in when.values() for a, b in zip(v, v[1:])]
+    t.check(gaps and min(gaps) >= 0.9, "the repeats of each address come "
+            "about a second apart (shortest gap %.2f s)" %
+            (min(gaps) if gaps else 0))
     times = [g[0] for g in got]
     w = max_in_window(times, 0.1)
     t.check(w <= BURST + RATE * 0.1 + 20, "paced: at most %d in any 100 ms "
