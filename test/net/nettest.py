@@ -16,6 +16,7 @@ import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -46,6 +47,32 @@ MIPHACTL = os.environ.get("MIPHACTL", "ha/miphactl")
 # Where test data built by make lives (e.g. test/net/*.bpf.o).
 BUILDDIR = os.environ.get("MIPT_BUILDDIR") or os.path.dirname(
     os.path.dirname(os.path.abspath(MIPHA)))
+
+
+def run_in(*cmd, ns=None, check=False, timeout=60):
+    """Run cmd, in namespace ns if given; the CompletedProcess (text).
+    check: raise with its stderr when it fails."""
+    full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
+    r = subprocess.run(full, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(full), r.stderr.strip()))
+    return r
+
+
+def sh(*cmd, ns=None, check=True, timeout=60):
+    """run_in() for its output: stdout; raises on failure unless check is
+    false."""
+    return run_in(*cmd, ns=ns, check=check, timeout=timeout).stdout
+
+
+def inet_csum(b):
+    """The Internet checksum (RFC 1071) of b."""
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s & 0xffff) + (s >> 16)
+    s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
 
 
 def read_text(path):

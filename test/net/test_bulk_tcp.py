@@ -20,7 +20,6 @@ must follow): the transfer must go through the kernel programs (their
 counters), then again with
 fastpath = false, where the userspace data plane carries the same bytes.
 """
-import hashlib
 import os
 import subprocess
 import sys
@@ -78,12 +77,6 @@ print(sent, h.hexdigest(), flush=True)
 """
 
 
-def sh(*cmd, ns=None, check=True):
-    full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
-    r = subprocess.run(full, capture_output=True, text=True, timeout=60)
-    if check and r.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(full), r.stderr.strip()))
-    return r.stdout
 
 
 def transfer(t, what, rx_ns, rx_addr, tx_ns, total, tx_src=""):
@@ -128,18 +121,18 @@ def transfer(t, what, rx_ns, rx_addr, tx_ns, total, tx_src=""):
 
 def setup_topology(t):
     # The enterprise host reaches home addresses through the HA.
-    sh("ip", "route", "add", "198.18.10.0/24", "via", HA, ns=nt.NS_R)
-    sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=nt.NS_HA)
+    nt.sh("ip", "route", "add", "198.18.10.0/24", "via", HA, ns=nt.NS_R)
+    nt.sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=nt.NS_HA)
     # The mobile node: the HoA on lo, its traffic via the tunnel, sized
     # for the tunnel (TUN MTU 1476: the tenant allows GRE too).
-    sh("ip", "addr", "add", HOA + "/32", "dev", "lo", ns=nt.NS_MN)
-    sh("ip", "route", "add", PEER, "via", "198.19.0.1", "dev", "mn0",
-       "src", HOA, "mtu", "1476", ns=nt.NS_MN)
-    sh("tc", "qdisc", "add", "dev", "mn0", "clsact", ns=nt.NS_MN)
-    sh("tc", "filter", "add", "dev", "mn0", "egress", "bpf", "da", "obj",
-       MN_OBJ, "sec", "egress", ns=nt.NS_MN)
-    sh("tc", "filter", "add", "dev", "mn0", "ingress", "bpf", "da", "obj",
-       MN_OBJ, "sec", "ingress", ns=nt.NS_MN)
+    nt.sh("ip", "addr", "add", HOA + "/32", "dev", "lo", ns=nt.NS_MN)
+    nt.sh("ip", "route", "add", PEER, "via", "198.19.0.1", "dev", "mn0",
+          "src", HOA, "mtu", "1476", ns=nt.NS_MN)
+    nt.sh("tc", "qdisc", "add", "dev", "mn0", "clsact", ns=nt.NS_MN)
+    nt.sh("tc", "filter", "add", "dev", "mn0", "egress", "bpf", "da", "obj",
+          MN_OBJ, "sec", "egress", ns=nt.NS_MN)
+    nt.sh("tc", "filter", "add", "dev", "mn0", "ingress", "bpf", "da", "obj",
+          MN_OBJ, "sec", "ingress", ns=nt.NS_MN)
     t.check(True, "MN: HoA %s on lo, kernel IP-in-IP endpoint on mn0" % HOA)
 
 
@@ -150,7 +143,7 @@ def tx_checksum_offload(on):
     see it, so there the senders must fill their checksums in, as every
     packet arriving over a real link has them."""
     for ns, dev in ((nt.NS_MN, "mn0"), (nt.NS_IN, "in0")):
-        sh("ethtool", "-K", dev, "tx", "on" if on else "off", ns=ns)
+        nt.sh("ethtool", "-K", dev, "tx", "on" if on else "off", ns=ns)
 
 
 def acme(policy):
@@ -170,8 +163,8 @@ except OSError as e:
 
 
 def connects(ns, addr, timeout):
-    return sh("/usr/bin/python3", "-c", CONNECT, addr, str(PORT + 1),
-              str(timeout), ns=ns).startswith("connected")
+    return nt.sh("/usr/bin/python3", "-c", CONNECT, addr, str(PORT + 1),
+                 str(timeout), ns=ns).startswith("connected")
 
 
 def policy_reload(t, d):

@@ -17,7 +17,6 @@ import os
 import select
 import socket
 import struct
-import subprocess
 import sys
 import time
 
@@ -34,12 +33,6 @@ RATE, BURST = 1000, 200
 SO_TIMESTAMPNS = 35
 
 
-def sh(*cmd, ns=None):
-    full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
-    r = subprocess.run(full, capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(full), r.stderr.strip()))
-    return r.stdout
 
 
 class Listener:
@@ -116,8 +109,8 @@ def register_all(t, hoas, lifetime=600):
 
 
 def proxies():
-    out = sh("ip", "-j", "neigh", "show", "proxy", "dev", "ha-home",
-             ns=nt.NS_HA)
+    out = nt.sh("ip", "-j", "neigh", "show", "proxy", "dev", "ha-home",
+                ns=nt.NS_HA)
     import json
     return {e["dst"] for e in json.loads(out or "[]")}
 
@@ -133,12 +126,12 @@ def max_in_window(times, width):
 
 def body(t):
     t.section("topology: a home link ha-home <-> fa-home")
-    sh("ip", "link", "add", "ha-home", "type", "veth", "peer", "name",
-       "fa-home", "netns", nt.NS_FA, ns=nt.NS_HA)
-    sh("ip", "link", "set", "ha-home", "up", ns=nt.NS_HA)
-    sh("ip", "link", "set", "fa-home", "up", ns=nt.NS_FA)
-    ha_mac = bytes.fromhex(sh("cat", "/sys/class/net/ha-home/address",
-                              ns=nt.NS_HA).strip().replace(":", ""))
+    nt.sh("ip", "link", "add", "ha-home", "type", "veth", "peer", "name",
+          "fa-home", "netns", nt.NS_FA, ns=nt.NS_HA)
+    nt.sh("ip", "link", "set", "ha-home", "up", ns=nt.NS_HA)
+    nt.sh("ip", "link", "set", "fa-home", "up", ns=nt.NS_FA)
+    ha_mac = bytes.fromhex(nt.sh("cat", "/sys/class/net/ha-home/address",
+                                 ns=nt.NS_HA).strip().replace(":", ""))
     tenant = nt.tenant("acme", 101, "198.18.8.0/22",
                        [nt.mn_entry(2000 + i, KEY1, hoa=h)
                         for i, h in enumerate(HOAS)],

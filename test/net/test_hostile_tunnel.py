@@ -31,13 +31,6 @@ GW = "203.0.113.2"
 SEED = int(os.environ.get("MIPT_SEED", "434"))
 
 
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s & 0xffff) + (s >> 16)
-    s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
 
 
 def ip_hdr(src, dst, proto, payload_len, ihl=5, ver=4, tot=None, ttl=64,
@@ -47,7 +40,7 @@ def ip_hdr(src, dst, proto, payload_len, ihl=5, ver=4, tot=None, ttl=64,
                     random.getrandbits(16), 0x4000 if df else 0, ttl, proto,
                     0, socket.inet_aton(src), socket.inet_aton(dst))
     h += b"\0" * (ihl * 4 - 20) if ihl > 5 else b""
-    c = csum(h[:max(ihl, 5) * 4])
+    c = nt.inet_csum(h[:max(ihl, 5) * 4])
     if not good_csum:
         c ^= 0x5a5a
     return h[:10] + struct.pack("!H", c) + h[12:]
@@ -219,7 +212,7 @@ def run_mode(t, fastpath):
                 quote = ip_hdr(HA, COA, 4, len(quote)) + quote
             body = struct.pack("!BBHHH", 3, rng.choice((0, 1, 3, 4)), 0, 0,
                                rng.randrange(0, 1500)) + quote
-            body = body[:2] + struct.pack("!H", csum(body)) + body[4:]
+            body = body[:2] + struct.pack("!H", nt.inet_csum(body)) + body[4:]
             icmp_tx.sendto(ip_hdr("198.51.100.62", HA, 1, len(body)) + body,
                            (HA, 0))
         icmp_tx.close()

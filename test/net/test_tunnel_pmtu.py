@@ -23,7 +23,6 @@ import os
 import select
 import socket
 import struct
-import subprocess
 import sys
 import time
 
@@ -39,21 +38,8 @@ GW = "203.0.113.2"
 PATH_MTU = 1300
 
 
-def sh(*cmd, ns=None):
-    full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
-    r = subprocess.run(full, capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(full), r.stderr.strip()))
-    return r.stdout
 
 
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s & 0xffff) + (s >> 16)
-    s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
 
 
 def esp_datagram(total, df, seq):
@@ -63,7 +49,7 @@ def esp_datagram(total, df, seq):
     hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, seq & 0xffff,
                       0x4000 if df else 0, 64, 50, 0,
                       socket.inet_aton(GW), socket.inet_aton(HOA))
-    hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
+    hdr = hdr[:10] + struct.pack("!H", nt.inet_csum(hdr)) + hdr[12:]
     return hdr + payload
 
 
@@ -141,7 +127,7 @@ def run_mode(t, fastpath):
     t.check(r is not None and r.code == 0, "HoA registers from CoA %s" % COA,
             r.to_json() if r else "no reply")
     # Forget what an earlier run taught the HA's kernel about the path.
-    sh("ip", "route", "flush", "cache", ns=nt.NS_HA)
+    nt.sh("ip", "route", "flush", "cache", ns=nt.NS_HA)
     s = Sockets()
     try:
         s.drain()
@@ -208,10 +194,10 @@ def run_mode(t, fastpath):
 
 def body(t):
     t.section("topology: r -> mn link MTU %d" % PATH_MTU)
-    sh("ip", "route", "add", "198.18.10.0/24", "via", HA, ns=nt.NS_R)
-    sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=nt.NS_HA)
-    sh("ip", "link", "set", "r-mn", "mtu", str(PATH_MTU), ns=nt.NS_R)
-    sh("ip", "link", "set", "mn0", "mtu", str(PATH_MTU), ns=nt.NS_MN)
+    nt.sh("ip", "route", "add", "198.18.10.0/24", "via", HA, ns=nt.NS_R)
+    nt.sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=nt.NS_HA)
+    nt.sh("ip", "link", "set", "r-mn", "mtu", str(PATH_MTU), ns=nt.NS_R)
+    nt.sh("ip", "link", "set", "mn0", "mtu", str(PATH_MTU), ns=nt.NS_MN)
     t.check(True, "r forwards to the MN over MTU %d" % PATH_MTU)
     for fastpath in (True, False):
         run_mode(t, fastpath)

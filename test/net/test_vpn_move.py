@@ -30,7 +30,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -111,12 +110,6 @@ secrets {
 """
 
 
-def sh(*cmd, ns=None, check=True, timeout=60):
-    full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
-    r = subprocess.run(full, capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(full), r.stderr.strip()))
-    return r
 
 
 class Charon:
@@ -190,30 +183,30 @@ class Charon:
 def tunnel_end(coa):
     """The MN's IP-in-IP end on mn0, for care-of address coa."""
     for hook in ("egress", "ingress"):
-        sh("tc", "filter", "del", "dev", "mn0", hook, ns=nt.NS_MN,
-           check=False)
-        sh("tc", "filter", "add", "dev", "mn0", hook, "bpf", "da", "obj",
-           MN_OBJ[coa], "sec", hook, ns=nt.NS_MN)
+        nt.sh("tc", "filter", "del", "dev", "mn0", hook, ns=nt.NS_MN,
+              check=False)
+        nt.sh("tc", "filter", "add", "dev", "mn0", hook, "bpf", "da", "obj",
+              MN_OBJ[coa], "sec", hook, ns=nt.NS_MN)
 
 
 def setup_topology(t):
-    sh("ip", "route", "add", "198.18.10.0/24", "via", HA, ns=nt.NS_R)
-    sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=nt.NS_HA)
+    nt.sh("ip", "route", "add", "198.18.10.0/24", "via", HA, ns=nt.NS_R)
+    nt.sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=nt.NS_HA)
     # The gateway's protected network: one address on its loopback.
-    sh("ip", "addr", "add", INTRANET + "/32", "dev", "lo", ns=nt.NS_IN)
+    nt.sh("ip", "addr", "add", INTRANET + "/32", "dev", "lo", ns=nt.NS_IN)
     # The mobile node: HoA on lo, the gateway reached from it through the
     # tunnel (route MTU leaves room for the outer header).
-    sh("ip", "addr", "add", HOA + "/32", "dev", "lo", ns=nt.NS_MN)
-    sh("ip", "addr", "add", VPN_INNER + "/32", "dev", "lo", ns=nt.NS_MN)
-    sh("ip", "route", "add", GW, "via", "198.19.0.1", "dev", "mn0", "src",
-       HOA, "mtu", "1476", ns=nt.NS_MN)
-    sh("tc", "qdisc", "add", "dev", "mn0", "clsact", ns=nt.NS_MN)
+    nt.sh("ip", "addr", "add", HOA + "/32", "dev", "lo", ns=nt.NS_MN)
+    nt.sh("ip", "addr", "add", VPN_INNER + "/32", "dev", "lo", ns=nt.NS_MN)
+    nt.sh("ip", "route", "add", GW, "via", "198.19.0.1", "dev", "mn0", "src",
+          HOA, "mtu", "1476", ns=nt.NS_MN)
+    nt.sh("tc", "qdisc", "add", "dev", "mn0", "clsact", ns=nt.NS_MN)
     tunnel_end(COA1)
     # Raw sockets cannot finish a veth's CHECKSUM_PARTIAL packets (see
     # test_bulk_tcp.py): let the senders fill their checksums in, so the
     # userspace path may carry whatever the fast path leaves to it.
     for ns, dev in ((nt.NS_MN, "mn0"), (nt.NS_IN, "in0")):
-        sh("ethtool", "-K", dev, "tx", "off", ns=ns)
+        nt.sh("ethtool", "-K", dev, "tx", "off", ns=ns)
     t.check(True, "MN: HoA %s on lo, IP-in-IP end on mn0 for CoA %s" %
             (HOA, COA1))
 
@@ -227,8 +220,8 @@ def register(t, coa, what):
 
 
 def ping(dst, src, count=3):
-    r = sh("ping", "-n", "-c", str(count), "-i", "0.3", "-W", "2", "-I", src,
-           dst, ns=nt.NS_MN, check=False, timeout=30)
+    r = nt.run_in("ping", "-n", "-c", str(count), "-i", "0.3", "-W", "2",
+                  "-I", src, dst, ns=nt.NS_MN, check=False, timeout=30)
     m = re.search(r"(\d+) received", r.stdout)
     return int(m.group(1)) if m else 0, r.stdout + r.stderr
 
@@ -360,7 +353,8 @@ def run_vpn(t, d, gw, mn):
             "the same CHILD SA (unique id, SPIs)", repr((child1, child2)))
     t.check(int(gwchild2.get("packets-in", 0)) >
             int(gwchild1.get("packets-in", 0)) and
-            int(child2.get("packets-in", 0)) > int(child1.get("packets-in", 0)),
+            int(child2.get("packets-in", 0)) >
+            int(child1.get("packets-in", 0)),
             "its packet counters grew at both ends", repr(
                 (gwchild1.get("packets-in"), gwchild2.get("packets-in"),
                  child1.get("packets-in"), child2.get("packets-in"))))
