@@ -1526,7 +1526,7 @@ def case_outer_format(kind):
                     (i["flags"] & 0x4fff) == 0,
                     "no checksum, no sequence, reserved bits zero", json.dumps(i))
             H.check(not i["K"], "no GRE key (mipha never negotiates one: "
-                    "no RFC 5845 GRE Key extension in registration)",
+                    "no RFC 6245 GRE Key extension in registration)",
                     json.dumps(i))
             sp = IP(outer.raw)
             H.check(sp.haslayer(GRE) and sp[GRE].proto == 0x0800 and
