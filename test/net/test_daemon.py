@@ -34,16 +34,29 @@ os.chmod(SAN_DIR, 0o1777)
 SAN_LOG = os.path.join(SAN_DIR, "report")
 
 
-def launch(d, pidfile):
-    """mipha without -d; (exit status, output) of the starting command."""
+def launch(d, pidfile, bounding=None):
+    """mipha without -d, with only the `bounding` capabilities (setpriv
+    syntax) if given; (exit status, output) of the starting command."""
     env = dict(os.environ)
     for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
         env[k] = ":".join(x for x in (env.get(k), "log_path=" + SAN_LOG)
                           if x)
-    r = subprocess.run(["ip", "netns", "exec", nt.NS_HA, nt.MIPHA, "-f",
-                        d.conf, "-p", pidfile], capture_output=True,
-                       text=True, timeout=60, env=env)
+    bound = ["setpriv", "--bounding-set=-all," + bounding,
+             "--inh-caps=-all"] if bounding else []
+    r = subprocess.run(["ip", "netns", "exec", nt.NS_HA] + bound +
+                       [nt.MIPHA, "-f", d.conf, "-p", pidfile],
+                       capture_output=True, text=True, timeout=60, env=env)
     return r.returncode, r.stdout + r.stderr
+
+
+def unit_capabilities():
+    """CapabilityBoundingSet of the shipped systemd unit, for setpriv."""
+    path = os.path.join(nt.SRCDIR, "contrib", "mipha.service.in")
+    for line in open(path):
+        if line.startswith("CapabilityBoundingSet="):
+            return ",".join("+" + c[4:].lower()
+                            for c in line.split("=", 1)[1].split())
+    return None
 
 
 def read_pid(path):
@@ -118,6 +131,47 @@ def body(t):
     t.check(rc == 3, "the command exits 3 (was %d)" % rc, out)
     rc2, _, _ = d.ctl("show", "stats", timeout=3)
     t.check(rc2 != 0, "no daemon is left answering")
+
+    t.section("with the systemd unit's capabilities only")
+    caps = unit_capabilities()
+    t.check(caps, "the unit has a CapabilityBoundingSet (%s)" % caps)
+    for label, bounding, want in (
+            ("the unit's set", caps, True),
+            ("the unit's set without CAP_PERFMON",
+             caps.replace(",+perfmon", ""), False)):
+        d = nt.Daemon("caps%d" % int(want), ha={"user": "nobody"},
+                      tenants={"acme": tenant})
+        # In the foreground (as the unit runs it), its log in d.log.
+        with open(d.log, "a") as lf:
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", nt.NS_HA, "setpriv",
+                 "--bounding-set=-all," + bounding, "--inh-caps=-all",
+                 nt.MIPHA, "-d", "-f", d.conf, "-p",
+                 os.path.join(d.dir, "mipha.pid")], stdout=lf, stderr=lf)
+        up = nt.wait_for(lambda: d.ctl("show", "stats", timeout=3)[0] == 0,
+                         timeout=20)
+        if not t.check(up, "%s: mipha starts, as nobody" % label,
+                       d.log_text()[-2000:]):
+            proc.kill()
+            proc.wait()
+            continue
+        fp = d.stats().get("fastpath", {})
+        t.check(fp.get("enabled") is want, "%s: fast path %s" % (
+            label, "loaded" if want else "not loaded (userspace only), "
+            "and the log says so"), repr(fp))
+        mn = mip.MobileNode(HA, HOA, 1000, KEY1, sock=nt.mn_socket(MN_SRC))
+        r = mn.register(MN_SRC, 600, mip.F_D | mip.F_T, timeout=3, retries=1)
+        mn.close()
+        log = d.log_text()
+        t.check(r is not None and r.code == 0 and
+                "fast path: entry for" not in log,
+                "%s: a node registers; no fast path map error after the "
+                "privilege drop" % label, log[-2000:])
+        if not want:
+            t.check("fast path not available" in log, "%s: the log says "
+                    "the fast path is not available" % label)
+        proc.terminate()
+        t.check(proc.wait(timeout=15) == 0, "SIGTERM stops it (exit 0)")
 
     t.section("running as nobody")
     d = nt.Daemon("nobody", ha={"user": "nobody"}, tenants={"acme": tenant})
