@@ -2262,6 +2262,16 @@ def case_return_home():
                     "unresolved", repr({k: after.get(k) for k in (
                         "home_returns_announced",
                         "home_returns_unresolved")}))
+            # mipha(8): the HA does not route from outside onto the
+            # home link, also not for a node that is at home now.
+            nb0 = after.get("packets_dropped", {}).get("no-binding", 0)
+            not_delivered("gwa", esp(GWA, HOA4), "home",
+                          lambda p: p.ip is not None and p.ip.dst == HOA4 and
+                          p.eth_src == ha_mac,
+                          "ESP from the gateway to %s, now at home" % HOA4)
+            nb1 = B.d.stats().get("packets_dropped", {}).get("no-binding", 0)
+            H.check(nb1 > nb0, "dropped and counted as no-binding (%d -> %d)"
+                    % (nb0, nb1))
         finally:
             sh("ip", "-n", home, "route", "del", HA + "/32", "dev", "l0",
                check=False)
