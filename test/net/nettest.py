@@ -14,8 +14,10 @@ log.
 
 import json
 import os
+import random
 import re
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -73,6 +75,22 @@ def inet_csum(b):
     s = (s & 0xffff) + (s >> 16)
     s = (s & 0xffff) + (s >> 16)
     return ~s & 0xffff
+
+
+def ipv4_header(src, dst, proto, payload_len, ihl=5, ver=4, tot=None,
+                ttl=64, df=False, ident=None, good_csum=True):
+    """An IPv4 header (options zero-filled when ihl > 5); ver, ihl, tot and
+    good_csum=False let a test build malformed ones."""
+    h = struct.pack("!BBHHHBBH4s4s", (ver << 4) | ihl, 0,
+                    tot if tot is not None else ihl * 4 + payload_len,
+                    ident if ident is not None else random.getrandbits(16),
+                    0x4000 if df else 0, ttl, proto, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    h += b"\0" * (ihl * 4 - 20) if ihl > 5 else b""
+    c = inet_csum(h[:max(ihl, 5) * 4])
+    if not good_csum:
+        c ^= 0x5a5a
+    return h[:10] + struct.pack("!H", c) + h[12:]
 
 
 def read_text(path):

@@ -77,8 +77,6 @@ print(sent, h.hexdigest(), flush=True)
 """
 
 
-
-
 def transfer(t, what, rx_ns, rx_addr, tx_ns, total, tx_src=""):
     """Send `total` octets from tx_ns to rx_addr:PORT in rx_ns."""
     rx = subprocess.Popen(["ip", "netns", "exec", rx_ns, "/usr/bin/python3",

@@ -33,8 +33,6 @@ RATE, BURST = 1000, 200
 SO_TIMESTAMPNS = 35
 
 
-
-
 class Listener:
     """Broadcast gratuitous ARP Replies from the HA on the home link, with
     the time each arrived (read as they come: the socket never fills)."""

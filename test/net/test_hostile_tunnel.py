@@ -31,19 +31,7 @@ GW = "203.0.113.2"
 SEED = int(os.environ.get("MIPT_SEED", "434"))
 
 
-
-
-def ip_hdr(src, dst, proto, payload_len, ihl=5, ver=4, tot=None, ttl=64,
-           good_csum=True, df=False):
-    h = struct.pack("!BBHHHBBH4s4s", (ver << 4) | ihl, 0,
-                    tot if tot is not None else ihl * 4 + payload_len,
-                    random.getrandbits(16), 0x4000 if df else 0, ttl, proto,
-                    0, socket.inet_aton(src), socket.inet_aton(dst))
-    h += b"\0" * (ihl * 4 - 20) if ihl > 5 else b""
-    c = nt.inet_csum(h[:max(ihl, 5) * 4])
-    if not good_csum:
-        c ^= 0x5a5a
-    return h[:10] + struct.pack("!H", c) + h[12:]
+ip_hdr = nt.ipv4_header
 
 
 def esp(src=HOA, dst=GW, n=64):

@@ -38,19 +38,12 @@ GW = "203.0.113.2"
 PATH_MTU = 1300
 
 
-
-
-
-
 def esp_datagram(total, df, seq):
     """An ESP datagram GW -> HoA of `total` octets (SPI 0x4d49, seq)."""
     payload = struct.pack("!II", 0x4d49, seq) + bytes(
         (i * 7 + seq) & 0xff for i in range(total - 28))
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, seq & 0xffff,
-                      0x4000 if df else 0, 64, 50, 0,
-                      socket.inet_aton(GW), socket.inet_aton(HOA))
-    hdr = hdr[:10] + struct.pack("!H", nt.inet_csum(hdr)) + hdr[12:]
-    return hdr + payload
+    return nt.ipv4_header(GW, HOA, 50, len(payload), df=df,
+                          ident=seq & 0xffff) + payload
 
 
 class Sockets:

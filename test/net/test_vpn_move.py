@@ -110,8 +110,6 @@ secrets {
 """
 
 
-
-
 class Charon:
     """One charon in a namespace, its /run a directory of ours (the pid
     file's path is fixed), its vici socket reachable from here."""
